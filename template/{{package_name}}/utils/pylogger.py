@@ -1,0 +1,25 @@
+"""A logger that prints once per run, not once per process, under multi-process training."""
+
+import logging
+from typing import Any
+
+from lightning.pytorch.utilities import rank_zero_only
+
+
+class RankedLogger(logging.LoggerAdapter):
+    """Logs from the rank-zero process only (or from every rank with rank_zero_only=False)."""
+
+    def __init__(self, name: str = __name__, rank_zero_only: bool = True) -> None:
+        super().__init__(logging.getLogger(name), {})
+        self.rank_zero_only = rank_zero_only
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        rank = getattr(rank_zero_only, "rank", 0)
+        if self.rank_zero_only and rank != 0:
+            return
+        msg, kwargs = self.process(msg, kwargs)
+        if not self.rank_zero_only:
+            msg = f"[rank {rank}] {msg}"
+        self.logger.log(level, msg, *args, **kwargs)
