@@ -1,7 +1,6 @@
 """One run: build everything from the config, fit, then test the best checkpoint."""
 
 import warnings
-from typing import Optional
 
 import hydra
 import lightning as L
@@ -55,7 +54,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return {name: float(value) for name, value in metrics.items()}
 
 
-def best_checkpoint(trainer: L.Trainer) -> Optional[str]:
+def best_checkpoint(trainer: L.Trainer) -> str | None:
     """The best checkpoint of this fit, or None (test the current weights) if none was saved."""
     callback = trainer.checkpoint_callback
     path = getattr(callback, "best_model_path", "") if callback else ""

@@ -6,7 +6,7 @@ row: this keeps a small model's training loop as fast as a hand-written one.
 """
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pandas as pd
 import torch
@@ -54,8 +54,8 @@ class DataModule(LightningDataModule):
         path: str,
         target: str,
         task: str,
-        features: Optional[list[str]] = None,
-        num_classes: Optional[int] = None,
+        features: list[str] | None = None,
+        num_classes: int | None = None,
         train_val_test_split: tuple[float, float, float] = (0.7, 0.15, 0.15),
         split_seed: int = 42,
         batch_size: int = 32,
@@ -67,14 +67,14 @@ class DataModule(LightningDataModule):
             raise UserError(f"data.task is {task!r}; use one of {', '.join(TASKS)}.")
         # Saved in checkpoints; plain values only, so they load with weights_only=True.
         self.save_hyperparameters(logger=False)
-        self.data_train: Optional[InMemoryDataset] = None
-        self.data_val: Optional[InMemoryDataset] = None
-        self.data_test: Optional[InMemoryDataset] = None
+        self.data_train: InMemoryDataset | None = None
+        self.data_val: InMemoryDataset | None = None
+        self.data_test: InMemoryDataset | None = None
         # What inference needs; filled by setup() or restored by load_state_dict().
         self.feature_names: list[str] = []
         self.classes: list[str] = []
-        self.mean: Optional[torch.Tensor] = None
-        self.std: Optional[torch.Tensor] = None
+        self.mean: torch.Tensor | None = None
+        self.std: torch.Tensor | None = None
         # Regression only: train-split statistics of the target, for LigMod to learn
         # the target in standard units.
         self.target_mean = 0.0
@@ -89,7 +89,7 @@ class DataModule(LightningDataModule):
         """Runs once per machine before setup(): check that the file is there."""
         self._resolve_path()
 
-    def setup(self, stage: Optional[str] = None) -> None:
+    def setup(self, stage: str | None = None) -> None:
         """Read, check, split and scale the data (on every process; idempotent)."""
         if self.data_train is not None:
             return
@@ -98,7 +98,9 @@ class DataModule(LightningDataModule):
         train_idx, val_idx, test_idx = self._split_indices(len(frame))
         if self.mean is None:  # not restored from a checkpoint
             self.mean = features[train_idx].mean(dim=0)
-            std = features[train_idx].std(dim=0) if len(train_idx) > 1 else torch.ones_like(self.mean)
+            std = (
+                features[train_idx].std(dim=0) if len(train_idx) > 1 else torch.ones_like(self.mean)
+            )
             self.std = torch.where(std > 0, std, torch.ones_like(std))
             if self.hparams.task == "regression":
                 self.target_mean = targets[train_idx].mean().item()
@@ -118,7 +120,7 @@ class DataModule(LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.data_test, shuffle=False)
 
-    def teardown(self, stage: Optional[str] = None) -> None:
+    def teardown(self, stage: str | None = None) -> None:
         """Nothing to release: the tensors are freed with the module."""
 
     def state_dict(self) -> dict[str, Any]:
@@ -160,7 +162,9 @@ class DataModule(LightningDataModule):
         except pd.errors.EmptyDataError:
             raise UserError(f"{path} is empty; it needs a header row and data rows.") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as err:
-            raise UserError(f"{path} is not a readable CSV file ({err}); check its format.") from None
+            raise UserError(
+                f"{path} is not a readable CSV file ({err}); check its format."
+            ) from None
         if frame.empty:
             raise UserError(f"{path} has a header but no data rows; add rows to train on.")
         target = self.hparams.target
@@ -180,9 +184,7 @@ class DataModule(LightningDataModule):
         missing = missing[missing > 0]
         if len(missing):
             counts = ", ".join(f"{col}: {n}" for col, n in missing.items())
-            raise UserError(
-                f"{path} has missing values ({counts}); fill or drop those rows first."
-            )
+            raise UserError(f"{path} has missing values ({counts}); fill or drop those rows first.")
         text = [c for c in names if not pd.api.types.is_numeric_dtype(frame[c])]
         if text:
             raise UserError(
@@ -244,7 +246,7 @@ class DataModule(LightningDataModule):
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.hparams.split_seed))
         return list(torch.split(order, sizes))
 
-    def _loader(self, dataset: Optional[InMemoryDataset], shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: InMemoryDataset | None, shuffle: bool) -> DataLoader:
         return DataLoader(
             dataset=dataset,
             batch_size=self.hparams.batch_size,

@@ -18,7 +18,9 @@ def print_config_tree(cfg: DictConfig, order: Sequence[str] = ORDER) -> None:
     fields = [name for name in order if name in cfg] + [name for name in cfg if name not in order]
     for field in fields:
         value = cfg[field]
-        text = OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        text = (
+            OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        )
         branch = tree.add(field, style="bold", guide_style="dim")
         branch.add(rich.syntax.Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
     rich.print(tree)

@@ -1,6 +1,6 @@
 """Build Lightning callbacks and loggers from their config groups."""
 
-from typing import Any, Optional
+from typing import Any
 
 import hydra
 from lightning import Callback, LightningModule, Trainer
@@ -8,7 +8,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 
-def _instantiate_each(group: Optional[DictConfig]) -> list[Any]:
+def _instantiate_each(group: DictConfig | None) -> list[Any]:
     """Instantiate every entry of a group that has a `_target_` (others are ignored)."""
     if not group:
         return []
@@ -19,11 +19,11 @@ def _instantiate_each(group: Optional[DictConfig]) -> list[Any]:
     ]
 
 
-def instantiate_callbacks(cfg: Optional[DictConfig]) -> list[Callback]:
+def instantiate_callbacks(cfg: DictConfig | None) -> list[Callback]:
     return _instantiate_each(cfg)
 
 
-def instantiate_loggers(cfg: Optional[DictConfig]) -> list[Logger]:
+def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
     return _instantiate_each(cfg)
 
 
