@@ -1,5 +1,6 @@
 """One run: build everything from the config, fit, then test the best checkpoint."""
 
+import logging
 import warnings
 
 import hydra
@@ -18,6 +19,12 @@ log = RankedLogger(__name__)
 
 # The data is served from memory, where worker processes only add overhead.
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
+# Lightning 2.6 calls a torch API that newer torch marks deprecated, on every epoch.
+warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
+# Lightning's own handler would print each of its messages a second time beside
+# Hydra's handlers, which also write them to the run's main.log.
+for name in ("lightning.pytorch", "lightning.fabric"):
+    logging.getLogger(name).handlers.clear()
 
 
 def train(cfg: DictConfig) -> dict[str, float]:

@@ -1,0 +1,74 @@
+"""copier.yml: defaults, derived names and validators."""
+
+import pytest
+import yaml
+
+from .conftest import TEMPLATE, render
+
+
+def answers_of(project):
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def test_defaults_render_without_trust(tmp_path):
+    project = render(tmp_path / "p")
+    answers = answers_of(project)
+    assert answers["package_name"] == "my_project"
+    assert answers["task_type"] == "binary" and answers["logger"] == "mlflow"
+    assert answers["_commit"], "the answers file must record the template version"
+    assert (project / "my_project" / "models" / "ligmod.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("project_name", "package_name"),
+    [
+        ("Élan Vital - Démo", "elan_vital_demo"),
+        ("Tumour Classifier 2", "tumour_classifier_2"),
+        ("3D Scans", "project_3d_scans"),
+        ("Torch", "project_torch"),
+    ],
+)
+def test_package_name_is_derived_as_clean_ascii(tmp_path, project_name, package_name):
+    project = render(tmp_path / "with space" / "p", project_name=project_name)
+    assert answers_of(project)["package_name"] == package_name
+    assert (project / package_name / "__init__.py").read_text().startswith(f'"""{project_name}:')
+
+
+def test_renders_into_a_non_empty_folder_keeping_its_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    render(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "main.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("answers", "words"),
+    [
+        ({"project_name": ""}, ["project_name", "empty"]),
+        ({"project_name": "   "}, ["project_name", "empty"]),
+        ({"project_name": " Padded "}, ["project_name", "spaces"]),
+        ({"package_name": "My-Package"}, ["package_name", "lowercase"]),
+        ({"package_name": "9lives"}, ["package_name", "digit"]),
+        ({"package_name": "class"}, ["package_name", "keyword"]),
+        ({"package_name": "json"}, ["package_name", "standard-library module"]),
+        ({"package_name": "torch"}, ["package_name", "dependency"]),
+        ({"package_name": "tests"}, ["package_name", "folder"]),
+        ({"task_type": "multiclass", "num_classes": 2}, ["num_classes", "3 or more"]),
+        ({"task_type": "ranking"}, ["task_type"]),
+        ({"logger": "neptune"}, ["logger"]),
+        ({"net_size": "huge"}, ["net_size"]),
+    ],
+)
+def test_bad_answers_are_refused_and_write_nothing(tmp_path, answers, words):
+    destination = tmp_path / "p"
+    with pytest.raises(ValueError) as refused:
+        render(destination, **answers)
+    message = str(refused.value)
+    for word in words:
+        assert word in message, message
+    assert not destination.exists()
+
+
+def test_template_needs_no_trust():
+    config = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+    assert not {"_tasks", "_migrations", "_jinja_extensions"} & set(config)
