@@ -14,9 +14,10 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 
 
 def compose_config(output_dir: Path, overrides: Sequence[str] = ()) -> DictConfig:
-    """The run config for `python main.py <overrides>`, writing into output_dir."""
+    """The run config for `python main.py <overrides>`, writing only into output_dir."""
+    overrides = [f"paths.log_dir={output_dir}", *overrides]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(output_dir)
         cfg.hydra.job.num = 0

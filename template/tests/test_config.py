@@ -50,7 +50,8 @@ def test_every_option_composes(make_config, group):
         build_all(cfg)
 
 
-def test_run_dirs_are_under_logs(make_config, tmp_path: Path):
+def test_paths_point_into_the_project(make_config, tmp_path: Path):
     cfg = make_config()
     assert Path(cfg.paths.output_dir) == tmp_path
-    assert Path(cfg.paths.log_dir).name == "logs"
+    assert Path(cfg.data.path).is_file()
+    assert Path(cfg.data.path).parent == CONFIG_DIR.parent / "data"

@@ -1,0 +1,113 @@
+"""Rendered projects run for real: python main.py in subprocesses, as a user runs it."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import VARIANTS, render, run, run_ok, variant_id
+
+pytestmark = pytest.mark.slow
+
+
+def only(paths: list[Path]) -> Path:
+    assert len(paths) == 1, paths
+    return paths[0]
+
+
+def mlflow_metric(project: Path, key: str) -> list[float]:
+    with sqlite3.connect(project / "logs" / "mlflow.db") as db:
+        rows = db.execute("select value from metrics where key = ?", (key,)).fetchall()
+    return [value for (value,) in rows]
+
+
+def assert_logged(project: Path, logger: str, metric: str) -> None:
+    """The chosen logger, and only it, has this run's metrics."""
+    run_dir = only(list((project / "logs" / "runs").iterdir()))
+    if logger == "mlflow":
+        assert mlflow_metric(project, metric)
+    if logger == "tensorboard":
+        assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    if logger == "csv":
+        assert metric in (run_dir / "csv" / "metrics.csv").read_text().splitlines()[0]
+    if logger == "wandb":
+        assert list((run_dir / "wandb").glob("offline-run-*"))
+    present = {
+        "mlflow": (project / "logs" / "mlflow.db").exists(),
+        "tensorboard": (run_dir / "tensorboard").exists(),
+        "csv": (run_dir / "csv").exists(),
+        "wandb": (run_dir / "wandb").exists(),
+    }
+    assert {name for name, found in present.items() if found} == (
+        set() if logger == "none" else {logger}
+    )
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_variant_trains_tests_and_logs(tmp_path, answers):
+    project = render(tmp_path / "project", **answers)
+    result = run_ok(project, "main.py", "debug=limit", "print_config=false")
+    metric = "test/mse" if answers["task_type"] == "regression" else "test/acc"
+    assert metric in result.stdout
+    assert_logged(project, answers["logger"], metric)
+
+    import torch
+
+    checkpoint = torch.load(
+        only(list(project.glob("logs/runs/*/checkpoints/last.ckpt"))), weights_only=True
+    )
+    assert checkpoint["DataModule"]["feature_names"]
+
+
+def test_default_project_reaches_090_test_accuracy(tmp_path):
+    project = render(tmp_path / "project")
+    run_ok(project, "main.py")
+    (accuracy,) = mlflow_metric(project, "test/acc")
+    assert accuracy >= 0.90
+    assert mlflow_metric(project, "val/acc_best")
+
+
+def test_seed_command_lines_work(tmp_path):
+    """The tutorial's overrides, --multirun and experiment=..., in one sweep."""
+    project = render(tmp_path / "project", logger="csv")
+    run_ok(
+        project,
+        "main.py",
+        "--multirun",
+        "model.optimizer.lr=5e-3,5e-4",
+        "experiment=example",
+        "debug=fdr",
+        "print_config=false",
+    )
+    jobs = sorted(project.glob("logs/multiruns/*/[0-9]"))
+    assert [job.name for job in jobs] == ["0", "1"]
+    lrs = []
+    for job in jobs:
+        config = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
+        lrs.append(config["model"]["optimizer"]["lr"])
+        assert config["task_name"] == "debug" and config["model"]["net"]["dropout"] == 0.1
+    assert lrs == [5e-3, 5e-4]
+
+
+def test_generated_project_tests_pass(rendered):
+    project = rendered(task_type="multiclass", logger="tensorboard", net_size="medium")
+    run_ok(project, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+
+
+def test_help_and_cfg_answer_without_torch(rendered):
+    project = rendered()
+    help_text = run_ok(project, "main.py", "--help").stdout
+    assert "python main.py experiment=example" in help_text
+    result = run_ok(project, "-X", "importtime", "main.py", "--cfg", "job")
+    assert "model:" in result.stdout
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert "hydra" in imported and "torch" not in imported and "lightning" not in imported
+
+
+def test_bad_data_path_fails_with_one_sentence(rendered):
+    project = rendered()
+    result = run(project, "main.py", "data.path=nowhere/missing.csv", "print_config=false")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "data.path: no file at" in result.stderr and "missing.csv" in result.stderr
