@@ -44,7 +44,9 @@ def rendered(tmp_path_factory):
     cache: dict[str, Path] = {}
 
     def get(**answers) -> Path:
-        key = variant_id({"task_type": "binary", "logger": "mlflow", "net_size": "small", **answers})
+        key = variant_id(
+            {"task_type": "binary", "logger": "mlflow", "net_size": "small", **answers}
+        )
         if key not in cache:
             cache[key] = render(tmp_path_factory.mktemp(key) / "project", **answers)
         return cache[key]
@@ -69,5 +71,7 @@ def run(project: Path, *args: str, timeout: float = 300) -> subprocess.Completed
 
 def run_ok(project: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     result = run(project, *args, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    )
     return result

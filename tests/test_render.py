@@ -36,7 +36,9 @@ def test_variant_renders_only_what_its_answers_need(rendered, answers):
     config = yaml.safe_load((project / "config" / "config.yaml").read_text())
     assert {"logger": None if logger == "none" else logger} in config["defaults"]
     assert {"experiment": None} in config["defaults"] and {"debug": None} in config["defaults"]
-    assert "optional local" in {k for entry in config["defaults"] if isinstance(entry, dict) for k in entry}
+    assert "optional local" in {
+        k for entry in config["defaults"] if isinstance(entry, dict) for k in entry
+    }
 
     pyproject = (project / "pyproject.toml").read_text()
     for name, package in LOGGER_PACKAGES.items():
