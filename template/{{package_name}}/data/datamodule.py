@@ -112,7 +112,9 @@ class DataModule(LightningDataModule):
         self.data_test = InMemoryDataset(features[test_idx], targets[test_idx])
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.data_train, shuffle=True)
+        # A last batch of a single row would stop training: BatchNorm needs two rows.
+        single_row_tail = len(self.data_train) % self.hparams.batch_size == 1
+        return self._loader(self.data_train, shuffle=True, drop_last=single_row_tail)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.data_val, shuffle=False)
@@ -162,8 +164,9 @@ class DataModule(LightningDataModule):
         except pd.errors.EmptyDataError:
             raise UserError(f"{path} is empty; it needs a header row and data rows.") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as err:
+            reason = " ".join(str(err).split())
             raise UserError(
-                f"{path} is not a readable CSV file ({err}); check its format."
+                f"{path} is not a readable CSV file ({reason}); check its format."
             ) from None
         if frame.empty:
             raise UserError(f"{path} has a header but no data rows; add rows to train on.")
@@ -246,11 +249,14 @@ class DataModule(LightningDataModule):
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.hparams.split_seed))
         return list(torch.split(order, sizes))
 
-    def _loader(self, dataset: InMemoryDataset | None, shuffle: bool) -> DataLoader:
+    def _loader(
+        self, dataset: InMemoryDataset | None, shuffle: bool, drop_last: bool = False
+    ) -> DataLoader:
         return DataLoader(
             dataset=dataset,
             batch_size=self.hparams.batch_size,
             shuffle=shuffle,
+            drop_last=drop_last,
             collate_fn=keep_batch,
             num_workers=self.hparams.num_workers,
             pin_memory=self.hparams.pin_memory,
