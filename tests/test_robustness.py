@@ -100,7 +100,7 @@ def test_runs_started_together_get_different_folders(project):
 def test_killed_run_resumes_from_an_intact_last_checkpoint(tmp_path):
     import torch
 
-    project = render(tmp_path / "project", logger="csv")
+    project = render(tmp_path / "project", logger="mlflow")
     args = ["trainer.max_epochs=4", "data.batch_size=2", "~callbacks.early_stopping"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -125,6 +125,11 @@ def test_killed_run_resumes_from_an_intact_last_checkpoint(tmp_path):
     (final,) = resumed
     assert torch.load(final, weights_only=True)["epoch"] == 3
     assert not list(project.glob("logs/runs/*/checkpoints/.last.ckpt.*")), "staging file left"
+    with sqlite3.connect(project / "logs" / "mlflow.db") as db:
+        runs = db.execute("select status from runs").fetchall()
+        epochs = db.execute("select max(value) from metrics where key = 'epoch'").fetchone()
+    assert runs == [("FINISHED",)], "the resumed run continues the killed run's MLflow run"
+    assert epochs == (4.0,), "the logged epoch count reaches max_epochs"
 
 
 def test_no_secret_reaches_the_project(tmp_path):

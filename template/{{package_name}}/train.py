@@ -1,12 +1,16 @@
 """One run: build everything from the config, fit, then test the best checkpoint."""
 
+import json
 import logging
 import warnings
+from pathlib import Path
 
 import hydra
 import lightning as L
 from omegaconf import DictConfig
 
+from .errors import UserError
+from .models.build import build_model
 from .utils import (
     RankedLogger,
     instantiate_callbacks,
@@ -14,6 +18,7 @@ from .utils import (
     log_hyperparameters,
     print_config_tree,
 )
+from .utils.resume import RecordLoggerRuns, resume_arguments
 
 log = RankedLogger(__name__)
 
@@ -23,12 +28,18 @@ warnings.filterwarnings("ignore", ".*does not have many workers.*")
 warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
 # Lightning's own handler would print each of its messages a second time beside
 # Hydra's handlers, which also write them to the run's main.log.
-for name in ("lightning.pytorch", "lightning.fabric"):
+for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
     logging.getLogger(name).handlers.clear()
+    logging.getLogger(name).propagate = True
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train and/or test as `cfg.train` and `cfg.test` say; return the final metrics."""
+    """Train and/or test as `cfg.train` and `cfg.test` say; return the final metrics.
+
+    With `ckpt_path`, training resumes from that checkpoint (continuing the logger's run
+    where the logger allows), or with `train=false` only tests it.
+    """
+    check_checkpoint_path(cfg)
     if cfg.get("print_config"):
         print_config_tree(cfg)
     if cfg.get("seed") is not None:
@@ -38,16 +49,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Read the data now: the network's input width is its number of feature columns.
     datamodule.prepare_data()
     datamodule.setup("fit")
-    model = hydra.utils.instantiate(
-        cfg.model, net={"input_size": datamodule.num_features}, _convert_="all"
-    )
+    model = build_model(cfg.model, datamodule.num_features)
+
+    resuming = resume_arguments(cfg.get("ckpt_path")) if cfg.get("train") else {}
     trainer = hydra.utils.instantiate(
         cfg.trainer,
-        callbacks=instantiate_callbacks(cfg.get("callbacks")),
-        logger=instantiate_loggers(cfg.get("logger")) or False,
+        callbacks=[*instantiate_callbacks(cfg.get("callbacks")), RecordLoggerRuns()],
+        logger=instantiate_loggers(cfg.get("logger"), extra=resuming) or False,
         _convert_="all",
     )
-    log_hyperparameters(cfg, trainer, model)
+    if not resuming:  # a continued logger run has its parameters already
+        log_hyperparameters(cfg, trainer, model)
 
     metrics: dict[str, float] = {}
     if cfg.get("train"):
@@ -57,8 +69,22 @@ def train(cfg: DictConfig) -> dict[str, float]:
         ckpt_path = best_checkpoint(trainer) if cfg.get("train") else cfg.get("ckpt_path")
         trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
         metrics.update(trainer.callback_metrics)
-    log.info(f"Run directory: {cfg.paths.output_dir}")
-    return {name: float(value) for name, value in metrics.items()}
+    metrics = {name: float(value) for name, value in metrics.items()}
+    if trainer.is_global_zero:
+        # Read by the multirun summary (sweeps/summary.py) and by you.
+        output_dir = Path(cfg.paths.output_dir)
+        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        log.info(f"Run directory: {output_dir}")
+    return metrics
+
+
+def check_checkpoint_path(cfg: DictConfig) -> None:
+    """Stop early, with the fix, when the checkpoint to resume or test is missing."""
+    ckpt_path = cfg.get("ckpt_path")
+    if not cfg.get("train") and not ckpt_path:
+        raise UserError("train=false only tests a checkpoint: add ckpt_path=<path to .ckpt>.")
+    if ckpt_path and not Path(ckpt_path).is_file():
+        raise UserError(f"ckpt_path: no file at {Path(ckpt_path).resolve()}.")
 
 
 def best_checkpoint(trainer: L.Trainer) -> str | None:

@@ -159,17 +159,7 @@ class DataModule(LightningDataModule):
 
     def _read_csv(self) -> pd.DataFrame:
         path = self._resolve_path()
-        try:
-            frame = pd.read_csv(path)
-        except pd.errors.EmptyDataError:
-            raise UserError(f"{path} is empty; it needs a header row and data rows.") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as err:
-            reason = " ".join(str(err).split())
-            raise UserError(
-                f"{path} is not a readable CSV file ({reason}); check its format."
-            ) from None
-        if frame.empty:
-            raise UserError(f"{path} has a header but no data rows; add rows to train on.")
+        frame = read_table(path)
         target = self.hparams.target
         if target not in frame.columns:
             raise UserError(
@@ -177,23 +167,9 @@ class DataModule(LightningDataModule):
                 f"{', '.join(map(str, frame.columns))}. Set data.target to one of them."
             )
         names = self.hparams.features or [c for c in frame.columns if c != target]
-        unknown = [c for c in names if c not in frame.columns]
-        if unknown:
-            raise UserError(f"data.features: {path} has no column(s) {', '.join(unknown)}.")
         if target in names:
             raise UserError(f"data.features lists the target {target!r}; remove it.")
-        frame = frame[[*names, target]]
-        missing = frame.isna().sum()
-        missing = missing[missing > 0]
-        if len(missing):
-            counts = ", ".join(f"{col}: {n}" for col, n in missing.items())
-            raise UserError(f"{path} has missing values ({counts}); fill or drop those rows first.")
-        text = [c for c in names if not pd.api.types.is_numeric_dtype(frame[c])]
-        if text:
-            raise UserError(
-                f"{path}: feature column(s) {', '.join(text)} are not numeric; encode them "
-                f"as numbers or leave them out with data.features=[...]."
-            )
+        frame = check_columns(frame, [*names, target], path, numeric=names)
         if self.feature_names and self.feature_names != names:
             raise UserError(
                 f"{path} has feature columns {names}, but the checkpoint was trained on "
@@ -201,6 +177,14 @@ class DataModule(LightningDataModule):
             )
         self.feature_names = [str(c) for c in names]
         return frame
+
+    def read_features(self, path: str | Path) -> torch.Tensor:
+        """Model inputs from a CSV with the trained feature columns (others are ignored),
+        scaled as in training: what predict.py feeds the model."""
+        names = self.feature_names
+        frame = check_columns(read_table(Path(path)), names, Path(path), numeric=names)
+        features = torch.tensor(frame.to_numpy(dtype="float32"))
+        return (features - self.mean) / self.std
 
     def _to_tensors(self, frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
         features = torch.tensor(frame[self.feature_names].to_numpy(dtype="float32"))
@@ -262,6 +246,49 @@ class DataModule(LightningDataModule):
             pin_memory=self.hparams.pin_memory,
             persistent_workers=self.hparams.num_workers > 0,
         )
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The CSV at `path`, with at least one data row."""
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise UserError(f"no file at {path.resolve()}; check the path.") from None
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty; it needs a header row and data rows.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        reason = " ".join(str(err).split())
+        raise UserError(
+            f"{path} is not a readable CSV file ({reason}); check its format."
+        ) from None
+    if frame.empty:
+        raise UserError(f"{path} has a header but no data rows; add rows to train on.")
+    return frame
+
+
+def check_columns(
+    frame: pd.DataFrame, names: list[str], path: Path, numeric: list[str]
+) -> pd.DataFrame:
+    """The columns `names` of `frame`, all present and complete, and `numeric` numeric."""
+    unknown = [c for c in names if c not in frame.columns]
+    if unknown:
+        raise UserError(
+            f"{path} has no column(s) {', '.join(map(str, unknown))}; its columns are "
+            f"{', '.join(map(str, frame.columns))}."
+        )
+    frame = frame[names]
+    missing = frame.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing):
+        counts = ", ".join(f"{col}: {n}" for col, n in missing.items())
+        raise UserError(f"{path} has missing values ({counts}); fill or drop those rows first.")
+    text = [c for c in numeric if not pd.api.types.is_numeric_dtype(frame[c])]
+    if text:
+        raise UserError(
+            f"{path}: feature column(s) {', '.join(map(str, text))} are not numeric; encode "
+            f"them as numbers or leave them out with data.features=[...]."
+        )
+    return frame
 
 
 def split_sizes(split: list[float], n: int) -> list[int]:

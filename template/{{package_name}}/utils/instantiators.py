@@ -8,23 +8,25 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 
-def _instantiate_each(group: DictConfig | None) -> list[Any]:
-    """Instantiate every entry of a group that has a `_target_` (others are ignored)."""
-    if not group:
-        return []
+def instantiate_callbacks(cfg: DictConfig | None) -> list[Callback]:
+    """Every entry of the callbacks group that has a `_target_` (others are ignored)."""
     return [
         hydra.utils.instantiate(entry, _convert_="all")
-        for entry in group.values()
+        for entry in (cfg or {}).values()
         if isinstance(entry, DictConfig) and "_target_" in entry
     ]
 
 
-def instantiate_callbacks(cfg: DictConfig | None) -> list[Callback]:
-    return _instantiate_each(cfg)
-
-
-def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
-    return _instantiate_each(cfg)
+def instantiate_loggers(
+    cfg: DictConfig | None, extra: dict[str, dict[str, Any]] | None = None
+) -> list[Logger]:
+    """Loggers from config; `extra` adds arguments by class name (see utils/resume.py)."""
+    loggers = []
+    for entry in (cfg or {}).values():
+        if isinstance(entry, DictConfig) and "_target_" in entry:
+            arguments = (extra or {}).get(entry._target_.rsplit(".", 1)[-1], {})
+            loggers.append(hydra.utils.instantiate(entry, **arguments, _convert_="all"))
+    return loggers
 
 
 def log_hyperparameters(cfg: DictConfig, trainer: Trainer, model: LightningModule) -> None:

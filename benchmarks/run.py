@@ -1,0 +1,642 @@
+"""Benchmark a project rendered from this template, and check it against its targets.
+
+    .venv/bin/python benchmarks/run.py            # full run (about 6 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick    # smoke run (about 1.5 minutes)
+
+Renders a fresh default project with Copier into a temporary folder, then measures:
+
+1. training throughput of the generated DataModule + LigMod + Trainer against a
+   hand-written PyTorch loop and the seed tutorial's pattern (in this process, the
+   contenders alternating over several repetitions);
+2. start-up: `main.py --help`, `main.py --cfg job` and the time to the first training
+   step of `main.py`, against `python -c "import lightning"`;
+3. the time of `copier copy --defaults`;
+4. peak memory of a default training run against the hand-written loop.
+
+Prints a table and writes benchmarks/results.json (results-quick.json with --quick).
+See docs/performance.md for what each number means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+TEMPLATE_ROOT = BENCH_DIR.parent
+PYTHON = sys.executable
+COPIER = str(Path(sys.executable).parent / "copier")
+
+
+@dataclass
+class Settings:
+    rows: int = 20_000
+    features: int = 64
+    reps: int = 5  # throughput repetitions per contender and batch size
+    epochs: int = 4  # per throughput run; the first is excluded as warm-up
+    large_batch: int = 256
+    startup_reps: int = 5  # after one discarded warm-up run
+    render_reps: int = 5  # after one discarded warm-up run
+    memory_reps: int = 3
+    memory_epochs: int = 5
+    # torch intra-op threads for the in-process throughput runs (0: torch's default).
+    # One thread: on a shared 2-core machine, torch's 2-thread default stalls at every
+    # parallel op whenever another process holds a core (see docs/performance.md).
+    threads: int = 1
+
+    @classmethod
+    def quick(cls) -> Settings:
+        return cls(
+            rows=4_000, reps=2, epochs=2, startup_reps=2, render_reps=2, memory_reps=1,
+            memory_epochs=1,
+        )
+
+
+@dataclass
+class Check:
+    name: str
+    value: str
+    target: str
+    passed: bool | None  # None: reported, no target
+
+
+@dataclass
+class Report:
+    results: dict[str, Any] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+# -- machine -----------------------------------------------------------------------
+
+
+def machine_info() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+    for dist in ("torch", "lightning", "torchmetrics", "hydra-core", "copier", "mlflow", "pandas"):
+        try:
+            info[dist] = version(dist)
+        except Exception:  # noqa: BLE001
+            info[dist] = None
+    return info
+
+
+# -- rendering ---------------------------------------------------------------------
+
+
+def render_project(dst: Path) -> tuple[Path, str]:
+    """A default project rendered by real Copier from this repository's HEAD."""
+    import copier
+    import yaml
+
+    copier.run_copy(str(TEMPLATE_ROOT), str(dst), defaults=True, unsafe=False, vcs_ref="HEAD",
+                    quiet=True)
+    answers = yaml.safe_load((dst / ".copier-answers.yml").read_text())
+    return dst, answers["package_name"]
+
+
+def bench_render(work: Path, s: Settings, report: Report) -> None:
+    log(f"render: copier copy --defaults, 1 warm-up + {s.render_reps} timed")
+    times = []
+    for i in range(s.render_reps + 1):
+        dst = work / f"render-{i}"
+        start = time.perf_counter()
+        subprocess.run(
+            [COPIER, "copy", "--quiet", "--defaults", "--vcs-ref", "HEAD", str(TEMPLATE_ROOT),
+             str(dst)],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        if i:
+            times.append(time.perf_counter() - start)
+        shutil.rmtree(dst)
+    value = median(times)
+    report.results["render"] = {"seconds": times, "median": value}
+    report.checks.append(Check("render: `copier copy --defaults`", f"{value:.2f} s", "< 2 s",
+                               value < 2.0))
+
+
+# -- start-up ----------------------------------------------------------------------
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "WANDB_"))}
+    env.pop("PYTHONPATH", None)
+    env.update(extra)
+    return env
+
+
+def wall(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, env=env or clean_env(), capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+def time_to_first_step(project: Path, work: Path, *overrides: str) -> dict[str, float]:
+    """Process start to the first on_train_batch_start of a default `python main.py`.
+
+    The run keeps every default (mlflow logger, callbacks, config printing); one extra
+    callback from benchmarks/probes.py records the time and ends the process.
+    """
+    probe = work / "probe.json"
+    probe.unlink(missing_ok=True)
+    env = clean_env(PYTHONPATH=str(BENCH_DIR), BENCH_PROBE_FILE=str(probe))
+    cmd = [PYTHON, "main.py", "+callbacks.first_step._target_=probes.FirstStepProbe", *overrides]
+    start = time.time()
+    result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
+    if result.returncode != 0 or not probe.exists():
+        raise RuntimeError(f"main.py with the probe failed:\n{result.stderr[-3000:]}")
+    marks = json.loads(probe.read_text())
+    return {name: stamp - start for name, stamp in marks.items()}
+
+
+# The default project with Lightning's CSVLogger instead of MLflow: what the logger costs.
+CSV_LOGGER = (
+    "~logger",
+    "+logger.csv._target_=lightning.pytorch.loggers.CSVLogger",
+    "+logger.csv.save_dir=${paths.output_dir}",
+)
+
+
+def bench_startup(project: Path, work: Path, s: Settings, report: Report) -> None:
+    log("start-up: first `python main.py` in the fresh project (creates logs/mlflow.db)")
+    cold = time_to_first_step(project, work)
+    commands = {
+        "import_lightning": [PYTHON, "-c", "import lightning"],
+        "help": [PYTHON, "main.py", "--help"],
+        "cfg_job": [PYTHON, "main.py", "--cfg", "job"],
+    }
+    log(f"start-up: 1 warm-up + {s.startup_reps} timed rounds of import lightning, --help, "
+        "--cfg job, first step")
+    times: dict[str, list[float]] = {
+        name: [] for name in [*commands, "first_step", "first_step_csv_logger"]
+    }
+    stages: list[dict[str, float]] = []
+    for i in range(s.startup_reps + 1):
+        for name, cmd in commands.items():
+            elapsed = wall(cmd, project)
+            if i:
+                times[name].append(elapsed)
+        marks = time_to_first_step(project, work)
+        csv_marks = time_to_first_step(project, work, *CSV_LOGGER)
+        if i:
+            times["first_step"].append(marks["first_batch"])
+            times["first_step_csv_logger"].append(csv_marks["first_batch"])
+            stages.append(marks)
+    med = {name: median(values) for name, values in times.items()}
+    stage_med = {name: median([m[name] for m in stages]) for name in stages[0]}
+    report.results["startup"] = {
+        "seconds": times, "median": med, "first_step_stages_median": stage_med,
+        "first_step_cold_fresh_mlflow_db": cold,
+    }
+    floor = med["import_lightning"]
+    report.checks += [
+        Check("floor: `python -c \"import lightning\"`", f"{floor:.2f} s", "", None),
+        Check("`python main.py --help`", f"{med['help']:.2f} s", "", None),
+        Check("`python main.py --cfg job`", f"{med['cfg_job']:.2f} s", "< 1.0 s",
+              med["cfg_job"] < 1.0),
+        Check("`python main.py`: process start to first training step",
+              f"{med['first_step']:.2f} s (floor + {med['first_step'] - floor:.2f} s)",
+              f"<= floor + 2 s = {floor + 2:.2f} s", med["first_step"] <= floor + 2.0),
+        Check("  same, first run of a fresh project (creates logs/mlflow.db)",
+              f"{cold['first_batch']:.2f} s (floor + {cold['first_batch'] - floor:.2f} s)",
+              "", None),
+        Check("  same, Lightning's CSVLogger in place of MLflow (for comparison)",
+              f"{med['first_step_csv_logger']:.2f} s "
+              f"(floor + {med['first_step_csv_logger'] - floor:.2f} s)", "", None),
+    ]
+
+
+# -- memory ------------------------------------------------------------------------
+
+
+def peak_rss(cmd: list[str], cwd: Path, out: Path) -> tuple[float, float]:
+    """(max RSS in MiB, wall seconds) of one child process, from os.wait4's rusage."""
+    start = time.perf_counter()
+    with open(out, "w") as sink:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=clean_env(), stdout=sink,
+                                stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.read_text()[-3000:]}")
+    return usage.ru_maxrss / 1024, elapsed  # ru_maxrss is in KiB on Linux
+
+
+def bench_memory(project: Path, package: str, work: Path, s: Settings, report: Report,
+                 defaults: dict[str, Any]) -> None:
+    epochs = s.memory_epochs
+    main_cmd = [PYTHON, "main.py", f"trainer.max_epochs={epochs}"]
+    hand_cmd = [
+        PYTHON, str(BENCH_DIR / "hand_loop.py"), "--project", str(project), "--package", package,
+        "--csv", str(project / defaults["data_path"]), "--target", defaults["target"],
+        "--epochs", str(epochs), "--batch-size", str(defaults["batch_size"]),
+        "--lr", str(defaults["lr"]), "--weight-decay", str(defaults["weight_decay"]),
+        "--hidden", *map(str, defaults["hidden_sizes"]),
+    ]
+    floor_cmd = [PYTHON, "-c", "import lightning"]
+    log(f"memory: {s.memory_reps} x (main.py trainer.max_epochs={epochs}, hand loop, "
+        "import lightning)")
+    rss: dict[str, list[float]] = {"main_py": [], "hand_loop": [], "import_lightning": []}
+    secs: dict[str, list[float]] = {name: [] for name in rss}
+    for _ in range(s.memory_reps):
+        for name, cmd in (("main_py", main_cmd), ("hand_loop", hand_cmd),
+                          ("import_lightning", floor_cmd)):
+            mib, elapsed = peak_rss(cmd, project, work / f"{name}.log")
+            rss[name].append(mib)
+            secs[name].append(elapsed)
+    med = {name: median(values) for name, values in rss.items()}
+    report.results["memory"] = {
+        "max_rss_mib": rss, "median_mib": med, "wall_seconds": secs, "epochs": epochs,
+        "data": defaults["data_path"],
+    }
+    report.checks += [
+        Check(f"peak RSS: `python main.py trainer.max_epochs={epochs}` (fit + test)",
+              f"{med['main_py']:.0f} MiB", "", None),
+        Check(f"peak RSS: hand-written loop, same data, {epochs} epochs + test",
+              f"{med['hand_loop']:.0f} MiB", "", None),
+        Check("peak RSS: `python -c \"import lightning\"`", f"{med['import_lightning']:.0f} MiB",
+              "", None),
+    ]
+
+
+# -- throughput ----------------------------------------------------------------------
+
+
+def write_synthetic_csv(path: Path, rows: int, features: int, seed: int = 0) -> None:
+    """Numeric features on mixed scales, a "yes"/"no" target that a small MLP can learn."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((rows, features)).astype("float32")
+    weights = rng.standard_normal(features) / math.sqrt(features)
+    score = 2.5 * (z @ weights) + 0.8 * z[:, 0] * z[:, 1] + 0.3 * rng.standard_normal(rows)
+    scales = 10.0 ** rng.uniform(-2, 3, features)
+    offsets = rng.uniform(-50, 50, features)
+    frame = pd.DataFrame(z * scales + offsets, columns=[f"f{i:02d}" for i in range(features)])
+    frame["label"] = np.where(score > 0, "yes", "no")
+    frame.to_csv(path, index=False, float_format="%.6g")
+
+
+class Throughput:
+    """The three contenders, built from the rendered project's composed config."""
+
+    def __init__(self, project: Path, package: str, csv: Path, work: Path, s: Settings) -> None:
+        import hydra
+        import lightning  # noqa: F401  (import cost stays out of every timing)
+        import torch
+
+        sys.path.insert(0, str(project))
+        importlib.import_module("main")  # sets PROJECT_ROOT, registers the ${pid:} resolver
+        self.train_module = importlib.import_module(f"{package}.train")
+        self.torch, self.hydra = torch, hydra
+        self.project, self.csv, self.work, self.s = project, csv, work, s
+        self.overrides = [
+            f"paths.log_dir={work / 'logs'}",
+            f"data.path={csv}",
+            "data.target=label",
+            "~logger",
+            "callbacks=none",
+            "+callbacks.epoch_timer._target_=probes.EpochTimer",
+            "model.scheduler=null",  # ReduceLROnPlateau needs val/loss; validation is off
+            "++trainer.limit_val_batches=0",
+            "++trainer.num_sanity_val_steps=0",
+            "++trainer.enable_checkpointing=false",
+            "++trainer.enable_progress_bar=false",
+            "++trainer.enable_model_summary=false",
+            "test=false",
+            "print_config=false",
+            f"trainer.max_epochs={s.epochs}",
+        ]
+        cfg = self.compose()
+        self.default_batch = int(cfg.data.batch_size)
+        # The data every contender trains on: the project's own split and scaling.
+        datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
+        datamodule.setup("fit")
+        self.x_train, self.y_train = datamodule.data_train.features, datamodule.data_train.targets
+        self.x_val, self.y_val = datamodule.data_val.features, datamodule.data_val.targets
+        self.classes = datamodule.classes
+        self.n_train = len(self.y_train)
+        self.net_cfg = cfg.model.net
+        self.optimizer_cfg = cfg.model.optimizer
+
+    def compose(self, *extra: str) -> Any:
+        """The run config of `python main.py <overrides>`, as the project's tests compose it."""
+        from hydra import compose, initialize_config_dir
+        from hydra.core.hydra_config import HydraConfig
+        from omegaconf import open_dict
+
+        out = self.work / "run"
+        with initialize_config_dir(config_dir=str(self.project / "config"), version_base="1.3"):
+            cfg = compose("config", overrides=[*self.overrides, *extra],
+                          return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(out)
+            cfg.hydra.job.num = 0
+        HydraConfig().set_config(cfg)
+        with open_dict(cfg):
+            del cfg.hydra
+        return cfg
+
+    def accuracy(self, net: Any) -> float:
+        with self.torch.no_grad():
+            was = net.training
+            net.eval()
+            acc = ((net(self.x_val).squeeze(-1) > 0).long() == self.y_val).float().mean().item()
+            net.train(was)
+        return acc
+
+    def generated(self, batch: int) -> tuple[list[float], list[float], float]:
+        from probes import EpochTimer
+
+        EpochTimer.instances.clear()
+        self.train_module.train(self.compose(f"data.batch_size={batch}"))
+        (timer,) = EpochTimer.instances
+        self._check_steps(timer.epoch_steps(), batch)
+        return timer.epoch_times(), timer.epoch_cpu_times(), self.accuracy(timer.module.net)
+
+    def tutorial(self, batch: int) -> tuple[list[float], list[float], float]:
+        import lightning as L
+        from probes import EpochTimer
+        from tutorial_pattern import TutorialLigMod, row_loader
+
+        cfg = self.compose(f"data.batch_size={batch}")
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        net = self.hydra.utils.instantiate(self.net_cfg, input_size=self.x_train.shape[1],
+                                           _convert_="all")
+        model = TutorialLigMod(net=net, optimizer=self.hydra.utils.instantiate(self.optimizer_cfg))
+        timer = EpochTimer()
+        trainer = self.hydra.utils.instantiate(cfg.trainer, callbacks=[timer], logger=False,
+                                               _convert_="all")
+        trainer.fit(model, train_dataloaders=row_loader(self.x_train, self.y_train, batch))
+        self._check_steps(timer.epoch_steps(), batch)
+        return timer.epoch_times(), timer.epoch_cpu_times(), self.accuracy(net)
+
+    def floor(self, batch: int) -> tuple[list[float], list[float], float]:
+        import lightning as L
+        from lightning_floor import FloorModule
+        from probes import EpochTimer
+
+        cfg = self.compose(f"data.batch_size={batch}")
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        datamodule = self.hydra.utils.instantiate(cfg.data, _convert_="all")
+        net = self.hydra.utils.instantiate(self.net_cfg, input_size=self.x_train.shape[1],
+                                           _convert_="all")
+        model = FloorModule(net=net, optimizer=self.hydra.utils.instantiate(self.optimizer_cfg))
+        timer = EpochTimer()
+        trainer = self.hydra.utils.instantiate(cfg.trainer, callbacks=[timer], logger=False,
+                                               _convert_="all")
+        trainer.fit(model, datamodule=datamodule)
+        self._check_steps(timer.epoch_steps(), batch)
+        return timer.epoch_times(), timer.epoch_cpu_times(), self.accuracy(net)
+
+    def hand(self, batch: int) -> tuple[list[float], list[float], float]:
+        import hand_loop
+
+        self.torch.manual_seed(42)
+        net = self.hydra.utils.instantiate(self.net_cfg, input_size=self.x_train.shape[1],
+                                           _convert_="all")
+        times, cpu_times = hand_loop.train(
+            net, self.x_train, self.y_train, batch_size=batch, lr=self.optimizer_cfg.lr,
+            weight_decay=self.optimizer_cfg.weight_decay, epochs=self.s.epochs,
+        )
+        return times, cpu_times, self.accuracy(net)
+
+    def _check_steps(self, steps: list[int], batch: int) -> None:
+        """Every contender must see every training row once per epoch."""
+        expected = math.ceil(self.n_train / batch)
+        if any(n != expected for n in steps):
+            raise RuntimeError(f"expected {expected} steps per epoch, got {steps}; pick a "
+                               "row count whose training split does not leave a 1-row batch")
+
+
+CONTENDERS = {
+    "generated": "generated project: DataModule + LigMod + Trainer (composed config)",
+    "hand": "hand-written loop: TensorDataset + DataLoader + SimpleDenseNet + Adam",
+    "tutorial": "seed tutorial pattern: row Dataset + metric objects called every step",
+    "floor": "Lightning floor (no target): generated DataModule + Trainer, a LightningModule "
+             "with no metrics or logging",
+}
+
+
+def bench_throughput(project: Path, package: str, work: Path, s: Settings,
+                     report: Report) -> None:
+    import warnings
+
+    import torch
+
+    default_threads = torch.get_num_threads()
+    if s.threads:
+        torch.set_num_threads(s.threads)
+    threads = torch.get_num_threads()
+    csv = work / "synthetic.csv"
+    write_synthetic_csv(csv, s.rows, s.features)
+    bench = Throughput(project, package, csv, work, s)
+    batches = [bench.default_batch, s.large_batch]
+    log(f"throughput: {s.rows} rows x {s.features} features ({bench.n_train} training rows), "
+        f"batch sizes {batches}, {s.reps} reps x {len(CONTENDERS)} contenders x {s.epochs} "
+        f"epochs (first excluded), torch threads {threads}")
+    runs = {"generated": bench.generated, "hand": bench.hand, "tutorial": bench.tutorial,
+            "floor": bench.floor}
+    names = list(runs)
+    data: dict[str, Any] = {}
+    # The tutorial module defines validation_step but gets no val loader: say it once.
+    warnings.filterwarnings("ignore", ".*validation_step.*but have no.*val_dataloader.*")
+    for batch in batches:
+        per = {n: {"sps": [], "cpu_sps": [], "acc": [], "epochs": [], "cpu_epochs": []}
+               for n in names}
+        for rep in range(s.reps):
+            order = names[rep % len(names):] + names[: rep % len(names)]  # rotate the order
+            for name in order:
+                gc.collect()
+                times, cpu_times, acc = runs[name](batch)
+                samples = bench.n_train * (len(times) - 1)
+                sps, cpu_sps = samples / sum(times[1:]), samples / sum(cpu_times[1:])
+                for key, value in (("sps", sps), ("cpu_sps", cpu_sps), ("acc", acc),
+                                   ("epochs", times), ("cpu_epochs", cpu_times)):
+                    per[name][key].append(value)
+                log(f"  batch {batch:>3} rep {rep + 1}/{s.reps} {name:<9} {sps:>8.0f} samples/s"
+                    f" (CPU-time {cpu_sps:>6.0f}; epochs {', '.join(f'{t:.3f}' for t in times)}"
+                    f" s; val acc {acc:.3f}; load {os.getloadavg()[0]:.1f})")
+        med = {n: median(per[n]["sps"]) for n in names}
+        cpu_med = {n: median(per[n]["cpu_sps"]) for n in names}
+        data[str(batch)] = {
+            "per_rep": per,
+            "median_samples_per_s": med,
+            "median_cpu_samples_per_s": cpu_med,
+            "median_val_acc": {n: median(per[n]["acc"]) for n in names},
+            "ratio_generated_to_hand": med["generated"] / med["hand"],
+            "ratio_generated_to_tutorial": med["generated"] / med["tutorial"],
+            "cpu_ratio_generated_to_hand": cpu_med["generated"] / cpu_med["hand"],
+            "cpu_ratio_generated_to_tutorial": cpu_med["generated"] / cpu_med["tutorial"],
+            "ratio_floor_to_hand": med["floor"] / med["hand"],
+            "ratio_floor_to_tutorial": med["floor"] / med["tutorial"],
+        }
+    report.results["throughput"] = {
+        "rows": s.rows, "features": s.features, "train_rows": bench.n_train,
+        "epochs_per_run": s.epochs, "timed_epochs_per_run": s.epochs - 1, "reps": s.reps,
+        "torch_threads": threads, "torch_default_threads": default_threads,
+        "validation": "off for all contenders (trainer.limit_val_batches=0; no validation in "
+                      "the hand loop)",
+        "overrides": bench.overrides, "default_batch_size": bench.default_batch,
+        "classes": bench.classes, "by_batch_size": data, "contenders": CONTENDERS,
+    }
+    for batch in batches:
+        d = data[str(batch)]
+        med, cpu_med, acc = d["median_samples_per_s"], d["median_cpu_samples_per_s"], \
+            d["median_val_acc"]
+        tag = "default " if batch == bench.default_batch else ""
+        for n in names:
+            report.checks.append(Check(
+                f"throughput, {tag}batch {batch}: {n}",
+                f"{med[n]:,.0f} samples/s (CPU-time {cpu_med[n]:,.0f}; val acc {acc[n]:.3f})",
+                "", None))
+        hand_target = 0.85 if batch == bench.default_batch else 1.0
+        r_hand, r_tut = d["ratio_generated_to_hand"], d["ratio_generated_to_tutorial"]
+        report.checks += [
+            Check(f"  generated / hand-written, batch {batch}",
+                  f"{r_hand:.2f} (CPU-time {d['cpu_ratio_generated_to_hand']:.2f})",
+                  f">= {hand_target:.2f}", r_hand >= hand_target),
+            Check(f"  generated / tutorial pattern, batch {batch}",
+                  f"{r_tut:.2f} (CPU-time {d['cpu_ratio_generated_to_tutorial']:.2f})",
+                  ">= 2.5", r_tut >= 2.5),
+            Check(f"  Lightning floor / hand-written, batch {batch} (best any LightningModule "
+                  "gets)", f"{d['ratio_floor_to_hand']:.2f}", "", None),
+            Check(f"  Lightning floor / tutorial pattern, batch {batch}",
+                  f"{d['ratio_floor_to_tutorial']:.2f}", "", None),
+        ]
+
+
+# -- report ------------------------------------------------------------------------
+
+
+def table(checks: list[Check]) -> str:
+    rows = [("measure", "result", "target", "pass")]
+    for c in checks:
+        verdict = "" if c.passed is None else ("PASS" if c.passed else "FAIL")
+        rows.append((c.name, c.value, c.target, verdict))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fast smoke run, fewer repetitions")
+    parser.add_argument("--out", type=Path, help="JSON output (default benchmarks/results.json, "
+                        "or results-quick.json with --quick)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the "
+                        "throughput runs; 0 keeps torch's default (default: 1)")
+    args = parser.parse_args()
+    s = Settings.quick() if args.quick else Settings()
+    s.threads = args.threads
+    out = args.out or BENCH_DIR / ("results-quick.json" if args.quick else "results.json")
+    sys.path.insert(0, str(BENCH_DIR))
+
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="template-bench-"))
+    report = Report()
+    try:
+        log(f"rendering a default project into {work / 'project'}")
+        project, package = render_project(work / "project")
+        import yaml
+
+        data_cfg = yaml.safe_load((project / "config/data/data.yaml").read_text())
+        model_cfg = yaml.safe_load((project / "config/model/model.yaml").read_text())
+        defaults = {
+            "data_path": data_cfg["path"].replace("${paths.data_dir}", "data"),
+            "target": data_cfg["target"],
+            "batch_size": data_cfg["batch_size"],
+            "lr": model_cfg["optimizer"]["lr"],
+            "weight_decay": model_cfg["optimizer"]["weight_decay"],
+            "hidden_sizes": model_cfg["net"]["hidden_sizes"],
+        }
+        report.results["machine"] = machine_info()
+        report.results["settings"] = vars(s) | {"quick": args.quick}
+        report.results["template_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=TEMPLATE_ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        report.results["project_defaults"] = defaults
+
+        load = report.results["load_average_1min"] = {"start": os.getloadavg()[0]}
+        bench_render(work, s, report)
+        load["after_render"] = os.getloadavg()[0]
+        bench_startup(project, work, s, report)
+        load["after_startup"] = os.getloadavg()[0]
+        bench_memory(project, package, work, s, report, defaults)
+        load["after_memory"] = os.getloadavg()[0]
+        bench_throughput(project, package, work, s, report)
+        load["after_throughput"] = os.getloadavg()[0]
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    report.results["total_seconds"] = time.perf_counter() - started
+    report.results["checks"] = [vars(c) for c in report.checks]
+    out.write_text(json.dumps(report.results, indent=2) + "\n")
+    m = report.results["machine"]
+    print()
+    print(f"Machine: {m['cores']} cores, {m['cpu']}; Python {m['python']}, torch {m['torch']}, "
+          f"lightning {m['lightning']}; template commit {report.results['template_commit'][:7]}")
+    tp = report.results["throughput"]
+    print(f"Throughput: {tp['train_rows']} training rows x {s.features} features; validation "
+          f"off for all contenders; median samples/s over {s.reps} alternating reps of "
+          f"{s.epochs - 1} steady epochs (first epoch excluded); torch threads "
+          f"{tp['torch_threads']}.")
+    print("1-min load average (start, after each section): "
+          + ", ".join(f"{v:.1f}" for v in report.results["load_average_1min"].values())
+          + f" on {m['cores']} cores")
+    print()
+    print(table(report.checks))
+    print()
+    failed = [c.name.strip() for c in report.checks if c.passed is False]
+    print(f"{len(failed)} target(s) failed" + (": " + "; ".join(failed) if failed else ""))
+    print(f"Wrote {out} in {report.results['total_seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

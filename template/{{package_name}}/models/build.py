@@ -1,0 +1,27 @@
+"""Build LigMod from its config, and rebuild it later from a checkpoint alone."""
+
+from typing import Any
+
+import hydra
+from lightning import LightningModule
+from omegaconf import DictConfig, OmegaConf
+
+
+def build_model(model_cfg: DictConfig, num_features: int) -> LightningModule:
+    """Instantiate the model config with the network's input width set from the data.
+
+    The resolved config is kept in the model's hyperparameters as plain values, so
+    every checkpoint carries it and still loads with `torch.load(weights_only=True)`.
+    """
+    config = OmegaConf.to_container(model_cfg, resolve=True)
+    config["net"]["input_size"] = num_features
+    model = hydra.utils.instantiate(config, _convert_="all")
+    model.hparams["model_config"] = config
+    return model
+
+
+def load_model(checkpoint: dict[str, Any]) -> LightningModule:
+    """The trained model of a checkpoint loaded with torch.load, in eval mode."""
+    model = hydra.utils.instantiate(checkpoint["hyper_parameters"]["model_config"], _convert_="all")
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval()
