@@ -18,6 +18,7 @@ from .utils import (
     log_hyperparameters,
     print_config_tree,
 )
+from .utils.report import print_run_summary
 from .utils.resume import RecordLoggerRuns, resume_arguments
 
 log = RankedLogger(__name__)
@@ -62,11 +63,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log_hyperparameters(cfg, trainer, model)
 
     metrics: dict[str, float] = {}
+    ckpt_path = cfg.get("ckpt_path")
     if cfg.get("train"):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         metrics.update(trainer.callback_metrics)
+        ckpt_path = best_checkpoint(trainer)
     if cfg.get("test"):
-        ckpt_path = best_checkpoint(trainer) if cfg.get("train") else cfg.get("ckpt_path")
         trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
         metrics.update(trainer.callback_metrics)
     metrics = {name: float(value) for name, value in metrics.items()}
@@ -74,7 +76,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         # Read by the multirun summary (sweeps/summary.py) and by you.
         output_dir = Path(cfg.paths.output_dir)
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        log.info(f"Run directory: {output_dir}")
+    print_run_summary(metrics, cfg.paths.output_dir, ckpt_path)
     return metrics
 
 
