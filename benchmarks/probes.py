@@ -59,13 +59,13 @@ class EpochTimer(Callback):
         return _spans([*self.cpu_starts, self.cpu_end])
 
     def epoch_steps(self) -> list[int]:
-        return [b - a for a, b in zip(self.steps, self.steps[1:])]
+        return [b - a for a, b in zip(self.steps, self.steps[1:], strict=False)]
 
 
 def _spans(bounds: list[float | None]) -> list[float]:
     if bounds[-1] is None:
         raise RuntimeError("training did not finish")
-    return [b - a for a, b in zip(bounds, bounds[1:])]
+    return [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 class FirstStepProbe(Callback):
@@ -81,7 +81,9 @@ class FirstStepProbe(Callback):
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         self.marks["train_start"] = time.time()
 
-    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
+    ) -> None:
         self.marks["first_batch"] = time.time()
         with open(self.path, "w") as file:
             json.dump(self.marks, file)

@@ -64,9 +64,7 @@ def test_every_page_is_in_the_nav():
 def test_anatomy_shows_the_code_a_project_gets(site, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DirtyLocalWarning: uncommitted changes are used
-        run_copy(
-            str(ROOT), tmp_path / "p", defaults=True, unsafe=False, vcs_ref="HEAD", quiet=True
-        )
+        run_copy(str(ROOT), tmp_path / "p", defaults=True, unsafe=False, vcs_ref="HEAD", quiet=True)
     datamodule = (tmp_path / "p/my_project/data/datamodule.py").read_text().splitlines()
     ligmod = (tmp_path / "p/my_project/models/ligmod.py").read_text().splitlines()
     expected = [

@@ -1,6 +1,13 @@
 """Rendered projects run for real: python main.py in subprocesses, as a user runs it."""
 
+import json
+import socket
 import sqlite3
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -60,12 +67,58 @@ def test_variant_trains_tests_and_logs(tmp_path, answers):
     assert checkpoint["DataModule"]["feature_names"]
 
 
-def test_default_project_reaches_090_test_accuracy(tmp_path):
+def test_default_project_reaches_090_test_accuracy_and_shows_its_results(tmp_path):
     project = render(tmp_path / "project")
-    run_ok(project, "main.py")
+    result = run_ok(project, "main.py")
     (accuracy,) = mlflow_metric(project, "test/acc")
     assert accuracy >= 0.90
     assert mlflow_metric(project, "val/acc_best")
+    assert "Run summary" in result.stdout and "Best checkpoint:" in result.stdout
+
+    run_dir = only(list((project / "logs" / "runs").iterdir()))
+    png = (run_dir / "confusion_matrix.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (500, 500)
+    with sqlite3.connect(project / "logs" / "mlflow.db") as db:
+        (run_id, status, artifact_uri) = db.execute(
+            "select run_uuid, status, artifact_uri from runs"
+        ).fetchone()
+        params = dict(db.execute("select key, value from params").fetchall())
+    assert status == "FINISHED" and params["model/optimizer/lr"] == "0.001"
+    artifact = Path(artifact_uri.removeprefix("file://")) / "confusion_matrix.png"
+    assert artifact.read_bytes() == png
+
+    assert run_id in mlflow_ui_runs(project)
+
+
+def mlflow_ui_runs(project: Path) -> str:
+    """Start `mlflow ui` on the embedded store, as the README says, and list runs over HTTP."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri",
+               "sqlite:///logs/mlflow.db", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(
+        command, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search",
+                    data=json.dumps({"experiment_ids": ["1"]}).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.read().decode()
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "mlflow ui did not answer"
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_seed_command_lines_work(tmp_path):

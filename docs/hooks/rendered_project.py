@@ -43,7 +43,9 @@ from mkdocs.exceptions import PluginError
 
 log = logging.getLogger("mkdocs.hooks.rendered_project")
 
-DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\{%\s*(?P<name>include|tree|groups|config)\b(?P<args>.*?)%\}\s*$")
+DIRECTIVE = re.compile(
+    r"^(?P<indent>[ \t]*)\{%\s*(?P<name>include|tree|groups|config)\b(?P<args>.*?)%\}\s*$"
+)
 ARGUMENT = re.compile(r'(?:(?P<key>\w+)=)?"(?P<value>[^"]*)"')
 LANGUAGES = {".py": "python", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".md": "markdown"}
 
@@ -92,6 +94,10 @@ def on_post_build(config):
     _cleanup()
 
 
+def on_build_error(error):
+    _cleanup()
+
+
 # -- Directives --------------------------------------------------------------------------
 
 
@@ -113,7 +119,7 @@ def _parse(args: str) -> tuple[list[str], dict[str, str]]:
     positional, options = [], {}
     rest = ARGUMENT.sub("", args).strip()
     if rest:
-        raise PluginError(f"cannot read {rest!r}; write arguments as key=\"value\"")
+        raise PluginError(f'cannot read {rest!r}; write arguments as key="value"')
     for match in ARGUMENT.finditer(args):
         if match.group("key"):
             options[match.group("key")] = match.group("value")
@@ -221,7 +227,11 @@ def _yaml_block(lines: list[str], dotted: str) -> tuple[int, int]:
             raise PluginError(f"no YAML key {dotted!r} in the file")
         child = min(indent(lines[i]) for i in rows)
         start = next(
-            (i for i in rows if indent(lines[i]) == child and lines[i].strip().startswith(f"{name}:")),
+            (
+                i
+                for i in rows
+                if indent(lines[i]) == child and lines[i].strip().startswith(f"{name}:")
+            ),
             None,
         )
         if start is None:
@@ -232,13 +242,18 @@ def _yaml_block(lines: list[str], dotted: str) -> tuple[int, int]:
             (
                 i
                 for i in range(lo, hi)
-                if lines[i].strip() and indent(lines[i]) <= level
+                if lines[i].strip()
+                and indent(lines[i]) <= level
                 and not (lines[i].lstrip().startswith("- ") and indent(lines[i]) == level)
             ),
             hi,
         )
     first = start
-    while first > 0 and lines[first - 1].lstrip().startswith("#") and indent(lines[first - 1]) == level:
+    while (
+        first > 0
+        and lines[first - 1].lstrip().startswith("#")
+        and indent(lines[first - 1]) == level
+    ):
         first -= 1
     last = hi
     while last > start + 1 and not lines[last - 1].strip():
@@ -258,7 +273,9 @@ def _tree(project: Path) -> list[str]:
         )
         for i, entry in enumerate(entries):
             last = i == len(entries) - 1
-            rows.append(f"{prefix}{'└── ' if last else '├── '}{entry.name}{'/' if entry.is_dir() else ''}")
+            rows.append(
+                f"{prefix}{'└── ' if last else '├── '}{entry.name}{'/' if entry.is_dir() else ''}"
+            )
             if entry.is_dir():
                 walk(entry, prefix + ("    " if last else "│   "))
 
@@ -297,11 +314,17 @@ def _config(project: Path, options: dict[str, str]) -> list[str]:
     )
     if result.returncode != 0 or not result.stdout.strip():
         raise PluginError(f"`python {shlex.join(command)}` failed:\n{result.stderr[-2000:]}")
-    return _fence("yaml", result.stdout.rstrip("\n").splitlines(), title=f"python {shlex.join(command)}")
+    return _fence(
+        "yaml", result.stdout.rstrip("\n").splitlines(), title=f"python {shlex.join(command)}"
+    )
 
 
-def _fence(language: str, body: list[str], title: str | None = None, linenums: int | None = None) -> list[str]:
-    ticks = "`" * max(3, 1 + max((len(m) for row in body for m in re.findall(r"`+", row)), default=0))
+def _fence(
+    language: str, body: list[str], title: str | None = None, linenums: int | None = None
+) -> list[str]:
+    ticks = "`" * max(
+        3, 1 + max((len(m) for row in body for m in re.findall(r"`+", row)), default=0)
+    )
     attrs = [language]
     if title:
         attrs.append(f'title="{title}"')

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+import torch
 from omegaconf import DictConfig
 
 from .errors import UserError
@@ -32,6 +33,10 @@ warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
 for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
     logging.getLogger(name).handlers.clear()
     logging.getLogger(name).propagate = True
+# Advertising for Lightning's cloud services, printed on every run.
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+    lambda record: "💡 Tip" not in record.getMessage()
+)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -41,15 +46,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     where the logger allows), or with `train=false` only tests it.
     """
     check_checkpoint_path(cfg)
+    datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    if cfg.get("ckpt_path"):
+        # Scale and label the data as the checkpoint's model was trained; data with
+        # other feature columns is refused in setup().
+        checkpoint = torch.load(cfg.ckpt_path, map_location="cpu", weights_only=True)
+        datamodule.load_state_dict(checkpoint["DataModule"])
+    # Read and check the data first: bad data stops the run before anything else, and
+    # the network's input width is the number of feature columns.
+    datamodule.prepare_data()
+    datamodule.setup("fit")
     if cfg.get("print_config"):
         print_config_tree(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-
-    datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
-    # Read the data now: the network's input width is its number of feature columns.
-    datamodule.prepare_data()
-    datamodule.setup("fit")
     model = build_model(cfg.model, datamodule.num_features)
 
     resuming = resume_arguments(cfg.get("ckpt_path")) if cfg.get("train") else {}

@@ -8,6 +8,7 @@ row: this keeps a small model's training loop as fast as a hand-written one.
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from lightning import LightningDataModule
@@ -63,8 +64,6 @@ class DataModule(LightningDataModule):
         pin_memory: bool = False,
     ) -> None:
         super().__init__()
-        if task not in TASKS:
-            raise UserError(f"data.task is {task!r}; use one of {', '.join(TASKS)}.")
         # Saved in checkpoints; plain values only, so they load with weights_only=True.
         self.save_hyperparameters(logger=False)
         self.data_train: InMemoryDataset | None = None
@@ -93,6 +92,8 @@ class DataModule(LightningDataModule):
         """Read, check, split and scale the data (on every process; idempotent)."""
         if self.data_train is not None:
             return
+        if self.hparams.task not in TASKS:
+            raise UserError(f"data.task is {self.hparams.task!r}; use one of {', '.join(TASKS)}.")
         frame = self._read_csv()
         features, targets = self._to_tensors(frame)
         train_idx, val_idx, test_idx = self._split_indices(len(frame))
@@ -152,8 +153,8 @@ class DataModule(LightningDataModule):
         path = Path(self.hparams.path)
         if not path.is_file():
             raise UserError(
-                f"data.path: no file at {path.resolve()} (relative paths start at the "
-                f"project root); point data.path at your CSV, e.g. data.path=data/my.csv."
+                f"data.path: no file at {path.resolve()} (a relative path starts in the "
+                f"current directory); point data.path at your CSV, e.g. data.path=data/my.csv."
             )
         return path
 
@@ -166,7 +167,10 @@ class DataModule(LightningDataModule):
                 f"data.target: {path} has no column {target!r}; its columns are "
                 f"{', '.join(map(str, frame.columns))}. Set data.target to one of them."
             )
-        names = self.hparams.features or [c for c in frame.columns if c != target]
+        features = self.hparams.features
+        if isinstance(features, str):  # data.features=age means [age]
+            features = [features]
+        names = features or [c for c in frame.columns if c != target]
         if target in names:
             raise UserError(f"data.features lists the target {target!r}; remove it.")
         frame = check_columns(frame, [*names, target], path, numeric=names)
@@ -192,8 +196,8 @@ class DataModule(LightningDataModule):
         if self.hparams.task == "regression":
             if not pd.api.types.is_numeric_dtype(column):
                 raise UserError(
-                    f"data.target {self.hparams.target!r} is not numeric, but task is "
-                    f"regression; choose a numeric column or a classification task."
+                    f"data.target {self.hparams.target!r} is not numeric, but a regression "
+                    f"model predicts numbers; set data.target to a numeric column."
                 )
             return features, torch.tensor(column.to_numpy(dtype="float32"))
         return features, self._encode_labels(column)
@@ -287,6 +291,12 @@ def check_columns(
         raise UserError(
             f"{path}: feature column(s) {', '.join(map(str, text))} are not numeric; encode "
             f"them as numbers or leave them out with data.features=[...]."
+        )
+    infinite = [c for c in numeric if np.isinf(frame[c].to_numpy(dtype="float64")).any()]
+    if infinite:
+        raise UserError(
+            f"{path}: column(s) {', '.join(map(str, infinite))} hold infinite values; "
+            f"replace or drop those rows first."
         )
     return frame
 

@@ -16,6 +16,12 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """TorchCheckpointIO for local paths, with an atomic write."""
 
@@ -28,6 +34,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes it private; keep the usual mode
         try:
             with os.fdopen(handle, "wb") as file:
                 torch.save(checkpoint, file)

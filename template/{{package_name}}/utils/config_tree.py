@@ -22,5 +22,9 @@ def print_config_tree(cfg: DictConfig, order: Sequence[str] = ORDER) -> None:
             OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
         )
         branch = tree.add(field, style="bold", guide_style="dim")
-        branch.add(rich.syntax.Syntax(text, "yaml", theme="ansi_dark", background_color="default"))
+        branch.add(
+            rich.syntax.Syntax(
+                text, "yaml", theme="ansi_dark", background_color="default", word_wrap=True
+            )
+        )
     rich.print(tree)

@@ -34,6 +34,10 @@ def log_hyperparameters(cfg: DictConfig, trainer: Trainer, model: LightningModul
     if not trainer.loggers:
         return
     params = OmegaConf.to_container(cfg, resolve=True)
-    params["model"]["params_total"] = sum(p.numel() for p in model.parameters())
+    # The model as built: with the input width taken from the data.
+    params["model"] = {
+        **model.hparams["model_config"],
+        "params_total": sum(p.numel() for p in model.parameters()),
+    }
     for logger in trainer.loggers:
         logger.log_hyperparams(params)
