@@ -5,9 +5,9 @@ or on SLURM with hydra/launcher=slurm). The study lives in a database (SQLite by
 default), so running the same command again continues it: a stopped or crashed search
 resumes until the study has `n_trials` finished trials.
 
-Why not hydra-optuna-sweeper: its last release pins optuna<3, which no longer installs
-beside current SQLAlchemy (needed by MLflow); this class is small and uses Optuna's
-ask-and-tell interface directly.
+Why not hydra-optuna-sweeper: its last release (1.3.0) pins optuna<3, whose database
+storage predates SQLAlchemy 2 (required by MLflow 3). This class is small and uses
+current Optuna's ask-and-tell interface directly.
 """
 
 import logging
