@@ -23,6 +23,7 @@ import argparse
 import gc
 import importlib
 import json
+import logging
 import math
 import os
 import platform
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -455,6 +457,11 @@ class Throughput:
             "print_config=false",
             f"trainer.max_epochs={s.epochs}",
         ]
+        # Messages of the project's own loggers (e.g. "no checkpoint saved", which is
+        # expected with checkpointing off) would interleave with the benchmark's output.
+        logging.getLogger(package).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", ".*val_dataloader.*but have no.*validation_step.*")
+        warnings.filterwarnings("ignore", ".*validation_step.*but have no.*val_dataloader.*")
         cfg = self.compose()
         self.default_batch = int(cfg.data.batch_size)
         # The data every contender trains on: the project's own split and scaling.
@@ -582,8 +589,6 @@ CONTENDERS = {
 
 
 def bench_throughput(project: Path, package: str, work: Path, s: Settings, report: Report) -> None:
-    import warnings
-
     import torch
 
     default_threads = torch.get_num_threads()
@@ -607,8 +612,6 @@ def bench_throughput(project: Path, package: str, work: Path, s: Settings, repor
     }
     names = list(runs)
     data: dict[str, Any] = {}
-    # The tutorial module defines validation_step but gets no val loader: say it once.
-    warnings.filterwarnings("ignore", ".*validation_step.*but have no.*val_dataloader.*")
     for batch in batches:
         per = {
             n: {"sps": [], "cpu_sps": [], "acc": [], "epochs": [], "cpu_epochs": []} for n in names

@@ -17,7 +17,7 @@ GOOD = "f1,f2,label\n" + "".join(f"{i},{i % 7},{'yes' if i % 2 else 'no'}\n" for
 
 # (CSV text or None for no file, extra overrides, words the message must contain)
 DATA_CASES = {
-    "missing file": (None, [], ["data.path", "no file at", "nowhere.csv", "project root"]),
+    "missing file": (None, [], ["data.path", "no file at", "nowhere.csv", "current directory"]),
     "no target column": ("a,b\n1,2\n3,4\n", [], ["data.target", "no column 'label'", "a, b"]),
     "text feature": (
         GOOD.replace("f2,label\n0,0", "f2,label\n0,x"),
@@ -97,7 +97,14 @@ def test_runs_started_together_get_different_folders(project):
     assert len(dirs) == 3, dirs
 
 
-def test_killed_run_resumes_from_an_intact_last_checkpoint(tmp_path):
+@pytest.mark.parametrize(
+    ("stop", "status"),
+    [(signal.SIGINT, "FAILED"), (signal.SIGTERM, "FAILED"), (signal.SIGKILL, "RUNNING")],
+    ids=["ctrl-c", "sigterm", "kill"],
+)
+def test_interrupted_run_resumes_from_an_intact_last_checkpoint(tmp_path, stop, status):
+    """Ctrl-C and SIGTERM close the MLflow run as failed; a kill cannot. Either way
+    last.ckpt is complete and the run continues from it, in the same MLflow run."""
     import torch
 
     project = render(tmp_path / "project", logger="mlflow")
@@ -114,11 +121,13 @@ def test_killed_run_resumes_from_an_intact_last_checkpoint(tmp_path):
     while not list(project.glob("logs/runs/*/checkpoints/last.ckpt")):
         assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(stop)
+    assert proc.wait(timeout=60) != 0
     (last,) = project.glob("logs/runs/*/checkpoints/last.ckpt")
-    killed_at = torch.load(last, weights_only=True)["epoch"]
-    assert killed_at < 3, "the run finished before it was killed"
+    stopped_at = torch.load(last, weights_only=True)["epoch"]
+    assert stopped_at < 3, "the run finished before it was stopped"
+    with sqlite3.connect(project / "logs" / "mlflow.db") as db:
+        assert db.execute("select status from runs").fetchall() == [(status,)]
 
     run_ok(project, "main.py", *args, f"ckpt_path={last}", "print_config=false")
     resumed = [p for p in project.glob("logs/runs/*/checkpoints/last.ckpt") if p != last]

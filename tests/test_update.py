@@ -95,7 +95,9 @@ def template_change(template: Path, model_line: tuple[str, str]) -> None:
     """Version B: a new file, a line in a file the user left alone, and a line of
     config/model/model.yaml, which the user edited too (the same line or another)."""
     (template / "template/CONTRIBUTING.md").write_text("Added in version B.\n")
-    edit(template / "template/config/trainer/default.yaml", "max_epochs: 50", "max_epochs: 60")
+    edit(
+        template / "template/config/trainer/default.yaml.jinja", "max_epochs: 50", "max_epochs: 60"
+    )
     edit(template / "template/config/model/model.yaml.jinja", *model_line)
     commit_all(template, "version B")
     git(template, "tag", "1.1.0")
