@@ -108,13 +108,20 @@ def template(tmp_path):
     return template_copy(tmp_path / "template")
 
 
-def test_update_applies_template_changes_and_keeps_user_edits(template, tmp_path):
-    project = copy_project(template, tmp_path / "project")
+def edited_project_updated_to_b(template: Path, project: Path, model_line: tuple[str, str]) -> Path:
+    """Generate at A, make the user's edits and commit them, release B, update to B."""
+    copy_project(template, project)
     user_edits(project)
     commit_all(project, "our edits")
-    template_change(template, ("lr: 0.001", "lr: 0.0005"))
-
+    template_change(template, model_line)
     update_project(project)
+    return project
+
+
+def test_update_applies_template_changes_and_keeps_user_edits(template, tmp_path):
+    project = edited_project_updated_to_b(
+        template, tmp_path / "project", ("lr: 0.001", "lr: 0.0005")
+    )
 
     assert (project / "CONTRIBUTING.md").read_text() == "Added in version B.\n"
     assert "max_epochs: 60" in (project / "config/trainer/default.yaml").read_text()
@@ -129,11 +136,9 @@ def test_update_applies_template_changes_and_keeps_user_edits(template, tmp_path
 
 
 def test_update_without_conflicts_equals_fresh_render_plus_user_edits(template, tmp_path):
-    project = copy_project(template, tmp_path / "project")
-    user_edits(project)
-    commit_all(project, "our edits")
-    template_change(template, ("patience: 10", "patience: 5"))
-    update_project(project)
+    project = edited_project_updated_to_b(
+        template, tmp_path / "project", ("patience: 10", "patience: 5")
+    )
 
     fresh = tmp_path / "fresh"
     run_copy(str(template), fresh, defaults=True, quiet=True, vcs_ref="1.1.0")
