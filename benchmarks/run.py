@@ -1,7 +1,7 @@
 """Benchmark a project rendered from this template, and check it against its targets.
 
-    .venv/bin/python benchmarks/run.py            # full run (about 6 minutes on 2 cores)
-    .venv/bin/python benchmarks/run.py --quick    # smoke run (about 1.5 minutes)
+    .venv/bin/python benchmarks/run.py            # full run (about 5 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick    # smoke run (about 2 minutes)
 
 Renders a fresh default project with Copier into a temporary folder, then measures:
 
@@ -137,6 +137,29 @@ def render_project(dst: Path) -> tuple[Path, str]:
     )
     answers = yaml.safe_load((dst / ".copier-answers.yml").read_text())
     return dst, answers["package_name"]
+
+
+def template_state(project: Path) -> dict[str, Any]:
+    """What was rendered: HEAD, plus any uncommitted template changes.
+
+    With vcs_ref="HEAD" Copier renders a dirty local repository's working tree (it
+    commits the changes to its temporary clone), so HEAD alone may not say what ran.
+    """
+    import yaml
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=TEMPLATE_ROOT, capture_output=True, text=True
+        ).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "copier.yml", "template")
+    return {
+        "head": git("rev-parse", "HEAD"),
+        "copier_answers_commit": str(
+            yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"]
+        ),
+        "uncommitted_template_changes": dirty.splitlines(),
+    }
 
 
 def bench_render(work: Path, s: Settings, report: Report) -> None:
@@ -771,9 +794,7 @@ def main() -> int:
         }
         report.results["machine"] = machine_info()
         report.results["settings"] = vars(s) | {"quick": args.quick}
-        report.results["template_commit"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=TEMPLATE_ROOT, capture_output=True, text=True
-        ).stdout.strip()
+        report.results["template"] = template_state(project)
         report.results["project_defaults"] = defaults
 
         load = report.results["load_average_1min"] = {"start": os.getloadavg()[0]}
@@ -794,11 +815,12 @@ def main() -> int:
     report.results["total_seconds"] = time.perf_counter() - started
     report.results["checks"] = [vars(c) for c in report.checks]
     out.write_text(json.dumps(report.results, indent=2) + "\n")
-    m = report.results["machine"]
+    m, t = report.results["machine"], report.results["template"]
     print()
     print(
         f"Machine: {m['cores']} cores, {m['cpu']}; Python {m['python']}, torch {m['torch']}, "
-        f"lightning {m['lightning']}; template commit {report.results['template_commit'][:7]}"
+        f"lightning {m['lightning']}; template HEAD {t['head'][:10]}"
+        + (" plus uncommitted template changes" if t["uncommitted_template_changes"] else "")
     )
     tp = report.results["throughput"]
     print(

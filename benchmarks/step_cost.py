@@ -46,7 +46,7 @@ def main() -> None:
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
 
-    from run import render_project
+    from run import render_project, template_state
 
     if args.project:
         project = args.project.resolve()
@@ -158,10 +158,9 @@ def main() -> None:
         "LigMod, epoch-end metrics": functools.partial(lightning, module(EpochEndMetrics)),
         "  + manual optimization": functools.partial(lightning, module(EpochEndManual)),
     }
-    answers = (project / ".copier-answers.yml").read_text()
-    commit = next((line.split(":", 1)[1].strip() for line in answers.splitlines()
-                   if line.startswith("_commit:")), "unknown")  # fmt: skip
-    print(f"project rendered from template commit {commit}; torch threads 1")
+    state = template_state(project)
+    dirty = " plus uncommitted template changes" if state["uncommitted_template_changes"] else ""
+    print(f"template HEAD {state['head'][:10]}{dirty}; torch threads 1")
     print(f"{args.rows} rows x 64 features, CPU ms per step (median of {args.reps}); "
           "ratio = hand loop (TensorDataset) / case")  # fmt: skip
     for batch in (32, 256):

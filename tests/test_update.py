@@ -96,7 +96,7 @@ def template_change(template: Path, model_line: tuple[str, str]) -> None:
     config/model/model.yaml, which the user edited too (the same line or another)."""
     (template / "template/CONTRIBUTING.md").write_text("Added in version B.\n")
     edit(
-        template / "template/config/trainer/default.yaml.jinja", "max_epochs: 50", "max_epochs: 60"
+        template / "template/config/trainer/default.yaml.jinja", "max_epochs: 100", "max_epochs: 120"
     )
     edit(template / "template/config/model/model.yaml.jinja", *model_line)
     commit_all(template, "version B")
@@ -124,7 +124,7 @@ def test_update_applies_template_changes_and_keeps_user_edits(template, tmp_path
     )
 
     assert (project / "CONTRIBUTING.md").read_text() == "Added in version B.\n"
-    assert "max_epochs: 60" in (project / "config/trainer/default.yaml").read_text()
+    assert "max_epochs: 120" in (project / "config/trainer/default.yaml").read_text()
     assert (project / "config/experiment/wide.yaml").exists()
     assert (project / "README.md").read_text().endswith("Our notes.\n")
     assert "# tuned by us" in (project / "my_project/models/ligmod.py").read_text()
