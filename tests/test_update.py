@@ -96,7 +96,9 @@ def template_change(template: Path, model_line: tuple[str, str]) -> None:
     config/model/model.yaml, which the user edited too (the same line or another)."""
     (template / "template/CONTRIBUTING.md").write_text("Added in version B.\n")
     edit(
-        template / "template/config/trainer/default.yaml.jinja", "max_epochs: 100", "max_epochs: 120"
+        template / "template/config/trainer/default.yaml.jinja",
+        "max_epochs: 100",
+        "max_epochs: 120",
     )
     edit(template / "template/config/model/model.yaml.jinja", *model_line)
     commit_all(template, "version B")
