@@ -26,6 +26,8 @@ log = RankedLogger(__name__)
 
 # The data is served from memory, where worker processes only add overhead.
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
+# A resumed run writes its checkpoints into its own new run folder, as intended.
+warnings.filterwarnings("ignore", ".*The dirpath has changed from.*")
 # Lightning 2.6 calls a torch API that newer torch marks deprecated, on every epoch.
 warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
 # Lightning's own handler would print each of its messages a second time beside
