@@ -49,6 +49,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """
     check_checkpoint_path(cfg)
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    checkpoint = None
     if cfg.get("ckpt_path"):
         # Scale and label the data as the checkpoint's model was trained; data with
         # other feature columns is refused in setup().
@@ -64,7 +65,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         L.seed_everything(cfg.seed, workers=True)
     model = build_model(cfg.model, datamodule.num_features)
 
-    resuming = resume_arguments(cfg.get("ckpt_path")) if cfg.get("train") else {}
+    resuming = resume_arguments(checkpoint) if checkpoint and cfg.get("train") else {}
     trainer = hydra.utils.instantiate(
         cfg.trainer,
         callbacks=[*instantiate_callbacks(cfg.get("callbacks")), RecordLoggerRuns()],

@@ -59,7 +59,7 @@ class DataModule(LightningDataModule):
         num_classes: int | None = None,
         train_val_test_split: tuple[float, float, float] = (0.7, 0.15, 0.15),
         split_seed: int = 42,
-        batch_size: int = 32,
+        batch_size: int = 128,
         num_workers: int = 0,
         pin_memory: bool = False,
     ) -> None:

@@ -7,7 +7,6 @@ Other loggers start anew in the resumed run's folder.
 
 from typing import Any
 
-import torch
 from lightning import Callback, LightningModule, Trainer
 
 # Logger class -> the constructor arguments that continue an existing run.
@@ -28,9 +27,7 @@ class RecordLoggerRuns(Callback):
         }
 
 
-def resume_arguments(ckpt_path: str | None) -> dict[str, dict[str, Any]]:
+def resume_arguments(checkpoint: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per logger class, the arguments that continue the run recorded in the checkpoint."""
-    if not ckpt_path:
-        return {}
-    runs = torch.load(ckpt_path, map_location="cpu", weights_only=True).get("logger_runs", {})
+    runs = checkpoint.get("logger_runs", {})
     return {name: CONTINUE_RUN[name](run) for name, run in runs.items() if name in CONTINUE_RUN}
