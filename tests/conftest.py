@@ -55,7 +55,7 @@ def rendered(tmp_path_factory):
 
 
 def run(project: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run a command of the rendered project with this interpreter; fail with its output."""
+    """Run a command of the rendered project with this interpreter (run_ok: must succeed)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "WANDB_"))}
     env.update(PYTHONUNBUFFERED="1", COLUMNS="120", WANDB_SILENT="true")
     result = subprocess.run(

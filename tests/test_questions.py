@@ -3,6 +3,11 @@
 import pytest
 import yaml
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 from .conftest import TEMPLATE, render
 
 
@@ -34,6 +39,17 @@ def test_package_name_is_derived_as_clean_ascii(tmp_path, project_name, package_
     assert (project / package_name / "__init__.py").read_text().startswith(f'"""{project_name}:')
 
 
+@pytest.mark.parametrize("project_name", ["Tumour: v2", "[Beta] Net", "# 1 & <best>"])
+def test_names_with_yaml_and_toml_syntax_give_valid_files(tmp_path, project_name):
+    project = render(tmp_path / "p", project_name=project_name)
+    for path in project.rglob("*.yaml"):
+        yaml.safe_load(path.read_text())
+    help_config = yaml.safe_load((project / "config/hydra/default.yaml").read_text())
+    assert help_config["help"]["app_name"] == project_name
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["description"].startswith(project_name)
+
+
 def test_renders_into_a_non_empty_folder_keeping_its_files(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     render(tmp_path)
@@ -47,6 +63,7 @@ def test_renders_into_a_non_empty_folder_keeping_its_files(tmp_path):
         ({"project_name": ""}, ["project_name", "empty"]),
         ({"project_name": "   "}, ["project_name", "empty"]),
         ({"project_name": " Padded "}, ["project_name", "spaces"]),
+        ({"project_name": 'Say "hi"'}, ["project_name", "double quotes"]),
         ({"package_name": "My-Package"}, ["package_name", "lowercase"]),
         ({"package_name": "9lives"}, ["package_name", "digit"]),
         ({"package_name": "class"}, ["package_name", "keyword"]),

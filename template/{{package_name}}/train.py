@@ -63,7 +63,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         print_config_tree(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    model = build_model(cfg.model, datamodule.num_features)
+    model = build_model(cfg.model, datamodule)
 
     resuming = resume_arguments(checkpoint) if checkpoint and cfg.get("train") else {}
     trainer = hydra.utils.instantiate(
@@ -104,8 +104,8 @@ def check_checkpoint_path(cfg: DictConfig) -> None:
 
 def best_checkpoint(trainer: L.Trainer) -> str | None:
     """The best checkpoint of this fit, or None (test the current weights) if none was saved."""
-    callback = trainer.checkpoint_callback
-    path = getattr(callback, "best_model_path", "") if callback else ""
+    monitored = [c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)]
+    path = monitored[0].best_model_path if monitored else ""
     if not path:
         log.warning("No checkpoint was saved (e.g. fast_dev_run); testing the current weights.")
         return None

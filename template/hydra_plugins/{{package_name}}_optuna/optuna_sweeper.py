@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
@@ -56,7 +57,8 @@ class OptunaSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> None:
         import optuna
 
-        swept = [arg for arg in arguments if "," in arg.partition("=")[2]]
+        parsed = OverridesParser.create().parse_overrides(arguments)
+        swept = [override.input_line for override in parsed if override.is_sweep_override()]
         if swept:
             raise ValueError(
                 f"hparams_search=optuna takes single values on the command line, not {swept}; "

@@ -5,6 +5,7 @@ index operation (`InMemoryDataset.__getitems__`) instead of being collated row b
 row: this keeps a small model's training loop as fast as a hand-written one.
 """
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,10 @@ class DataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         # A last batch of a single row would stop training: BatchNorm needs two rows.
-        single_row_tail = len(self.data_train) % self.hparams.batch_size == 1
+        # Under DDP each process gets its share of the rows.
+        processes = self.trainer.world_size if self.trainer else 1
+        rows = math.ceil(len(self.data_train) / processes)
+        single_row_tail = rows % self.hparams.batch_size == 1
         return self._loader(self.data_train, shuffle=True, drop_last=single_row_tail)
 
     def val_dataloader(self) -> DataLoader:

@@ -6,15 +6,20 @@ import hydra
 from lightning import LightningModule
 from omegaconf import DictConfig, OmegaConf
 
+from ..data.datamodule import DataModule
 
-def build_model(model_cfg: DictConfig, num_features: int) -> LightningModule:
-    """Instantiate the model config with the network's input width set from the data.
+
+def build_model(model_cfg: DictConfig, datamodule: DataModule) -> LightningModule:
+    """Instantiate the model config with the network's width set from the data: inputs
+    from its feature columns, and for a multiclass model outputs from its classes.
 
     The resolved config is kept in the model's hyperparameters as plain values, so
     every checkpoint carries it and still loads with `torch.load(weights_only=True)`.
     """
     config = OmegaConf.to_container(model_cfg, resolve=True)
-    config["net"]["input_size"] = num_features
+    config["net"]["input_size"] = datamodule.num_features
+    if "num_classes" in config:
+        config["num_classes"] = config["net"]["output_size"] = len(datamodule.classes)
     model = hydra.utils.instantiate(config, _convert_="all")
     model.hparams["model_config"] = config
     return model

@@ -20,7 +20,7 @@ class SweepSummary(Callback):
         rows = [job_row(path.parent) for path in sweep_dir.glob("*/metrics.json")]
         if not rows:
             return
-        rows.sort(key=lambda row: int(row["job"]) if row["job"].isdigit() else row["job"])
+        rows.sort(key=lambda row: (not row["job"].isdigit(), row["job"].zfill(9)))
         columns = list(dict.fromkeys(key for row in rows for key in row))
         path = sweep_dir / "summary.csv"
         with path.open("w", newline="") as file:

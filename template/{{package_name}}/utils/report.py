@@ -18,8 +18,8 @@ def print_run_summary(metrics: dict[str, float], output_dir: str, best_ckpt: str
             table.add_row(name.removeprefix("test/"), f"{value:.4f}")
     console.print(table)
     run_dir = Path(output_dir)
-    console.print(f"Run folder:      {run_dir}")
+    console.print(f"Run folder:        {run_dir}")
     if best_ckpt:
-        console.print(f"Best checkpoint: {best_ckpt}")
+        console.print(f"Tested checkpoint: {best_ckpt}")
     for figure in sorted(run_dir.glob("*.png")):
-        console.print(f"Figure:          {figure}")
+        console.print(f"Figure:            {figure}")
