@@ -130,9 +130,12 @@ def test_interrupted_run_resumes_from_an_intact_last_checkpoint(tmp_path, stop, 
         assert db.execute("select status from runs").fetchall() == [(status,)]
 
     run_ok(project, "main.py", *args, f"ckpt_path={last}", "print_config=false")
-    resumed = [p for p in project.glob("logs/runs/*/checkpoints/last.ckpt") if p != last]
-    (final,) = resumed
-    assert torch.load(final, weights_only=True)["epoch"] == 3
+    # The resumed run keeps writing into the stopped run's checkpoint folder.
+    assert list(project.glob("logs/runs/*/checkpoints/last.ckpt")) == [last]
+    final = torch.load(last, weights_only=True)
+    assert final["epoch"] == 3
+    (best,) = last.parent.glob("epoch_*.ckpt")
+    assert torch.load(best, weights_only=True)["epoch"] <= 3
     assert not list(project.glob("logs/runs/*/checkpoints/.last.ckpt.*")), "staging file left"
     with sqlite3.connect(project / "logs" / "mlflow.db") as db:
         runs = db.execute("select status from runs").fetchall()

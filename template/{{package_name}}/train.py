@@ -8,7 +8,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from .errors import UserError
 from .models.build import build_model
@@ -26,8 +26,6 @@ log = RankedLogger(__name__)
 
 # The data is served from memory, where worker processes only add overhead.
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
-# A resumed run writes its checkpoints into its own new run folder, as intended.
-warnings.filterwarnings("ignore", ".*The dirpath has changed from.*")
 # Lightning 2.6 calls a torch API that newer torch marks deprecated, on every epoch.
 warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
 # Lightning's own handler would print each of its messages a second time beside
@@ -65,10 +63,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         L.seed_everything(cfg.seed, workers=True)
     model = build_model(cfg.model, datamodule)
 
-    resuming = resume_arguments(checkpoint) if checkpoint and cfg.get("train") else {}
+    callbacks_cfg = cfg.get("callbacks")
+    resuming = {}
+    if checkpoint and cfg.get("train"):
+        resuming = resume_arguments(checkpoint)
+        callbacks_cfg = continue_in_checkpoint_folder(callbacks_cfg, Path(cfg.ckpt_path).parent)
     trainer = hydra.utils.instantiate(
         cfg.trainer,
-        callbacks=[*instantiate_callbacks(cfg.get("callbacks")), RecordLoggerRuns()],
+        callbacks=[*instantiate_callbacks(callbacks_cfg), RecordLoggerRuns()],
         logger=instantiate_loggers(cfg.get("logger"), extra=resuming) or False,
         _convert_="all",
     )
@@ -91,6 +93,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print_run_summary(metrics, cfg.paths.output_dir, ckpt_path)
     return metrics
+
+
+def continue_in_checkpoint_folder(callbacks: DictConfig | None, folder: Path) -> DictConfig:
+    """Checkpoint callbacks that keep writing where the resumed run wrote: Lightning then
+    restores their best score, and the run's best and last checkpoints stay together."""
+    moved = {
+        name: {"dirpath": str(folder)}
+        for name, entry in (callbacks or {}).items()
+        if isinstance(entry, DictConfig) and "dirpath" in entry
+    }
+    return OmegaConf.merge(callbacks or {}, moved)
 
 
 def check_checkpoint_path(cfg: DictConfig) -> None:
