@@ -73,7 +73,7 @@ def test_default_project_reaches_090_test_accuracy_and_shows_its_results(tmp_pat
     (accuracy,) = mlflow_metric(project, "test/acc")
     assert accuracy >= 0.90
     assert mlflow_metric(project, "val/acc_best")
-    assert "Run summary" in result.stdout and "Best checkpoint:" in result.stdout
+    assert "Run summary" in result.stdout and "Tested checkpoint:" in result.stdout
 
     run_dir = only(list((project / "logs" / "runs").iterdir()))
     png = (run_dir / "confusion_matrix.png").read_bytes()

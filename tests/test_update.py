@@ -139,7 +139,7 @@ def test_update_applies_template_changes_and_keeps_user_edits(template, tmp_path
 
 def test_update_without_conflicts_equals_fresh_render_plus_user_edits(template, tmp_path):
     project = edited_project_updated_to_b(
-        template, tmp_path / "project", ("patience: 10", "patience: 5")
+        template, tmp_path / "project", ("factor: 0.1", "factor: 0.2")
     )
 
     fresh = tmp_path / "fresh"
@@ -147,7 +147,7 @@ def test_update_without_conflicts_equals_fresh_render_plus_user_edits(template, 
     user_edits(fresh)
     assert tree(project) == tree(fresh)
     model = (project / "config/model/model.yaml").read_text()
-    assert "lr: 0.003" in model and "patience: 5" in model and "<<<<<<<" not in model
+    assert "lr: 0.003" in model and "factor: 0.2" in model and "<<<<<<<" not in model
 
 
 def tree(root: Path) -> dict[str, str]:
