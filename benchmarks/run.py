@@ -536,41 +536,36 @@ class Throughput:
         return timer.epoch_times(), timer.epoch_cpu_times(), self.accuracy(timer.module.net)
 
     def tutorial(self, batch: int) -> tuple[list[float], list[float], float]:
-        import lightning as L
-        from probes import EpochTimer
         from tutorial_pattern import TutorialLigMod, row_loader
 
-        cfg = self.compose(f"data.batch_size={batch}")
-        L.seed_everything(cfg.seed, workers=True, verbose=False)
-        net = self.hydra.utils.instantiate(
-            self.net_cfg, input_size=self.x_train.shape[1], _convert_="all"
-        )
-        model = TutorialLigMod(net=net, optimizer=self.hydra.utils.instantiate(self.optimizer_cfg))
-        timer = EpochTimer()
-        trainer = self.hydra.utils.instantiate(
-            cfg.trainer, callbacks=[timer], logger=False, _convert_="all"
-        )
-        trainer.fit(model, train_dataloaders=row_loader(self.x_train, self.y_train, batch))
-        self._check_steps(timer.epoch_steps(), batch)
-        return timer.epoch_times(), timer.epoch_cpu_times(), self.accuracy(net)
+        loader = row_loader(self.x_train, self.y_train, batch)
+        return self._bare_module(TutorialLigMod, batch, train_dataloaders=loader)
 
     def floor(self, batch: int) -> tuple[list[float], list[float], float]:
-        import lightning as L
         from lightning_floor import FloorModule
+
+        cfg = self.compose(f"data.batch_size={batch}")
+        datamodule = self.hydra.utils.instantiate(cfg.data, _convert_="all")
+        return self._bare_module(FloorModule, batch, datamodule=datamodule)
+
+    def _bare_module(
+        self, module_class: Any, batch: int, **fit_data: Any
+    ) -> tuple[list[float], list[float], float]:
+        """Train a benchmark LightningModule on the project's network, optimizer and trainer."""
+        import lightning as L
         from probes import EpochTimer
 
         cfg = self.compose(f"data.batch_size={batch}")
         L.seed_everything(cfg.seed, workers=True, verbose=False)
-        datamodule = self.hydra.utils.instantiate(cfg.data, _convert_="all")
         net = self.hydra.utils.instantiate(
             self.net_cfg, input_size=self.x_train.shape[1], _convert_="all"
         )
-        model = FloorModule(net=net, optimizer=self.hydra.utils.instantiate(self.optimizer_cfg))
+        model = module_class(net=net, optimizer=self.hydra.utils.instantiate(self.optimizer_cfg))
         timer = EpochTimer()
         trainer = self.hydra.utils.instantiate(
             cfg.trainer, callbacks=[timer], logger=False, _convert_="all"
         )
-        trainer.fit(model, datamodule=datamodule)
+        trainer.fit(model, **fit_data)
         self._check_steps(timer.epoch_steps(), batch)
         return timer.epoch_times(), timer.epoch_cpu_times(), self.accuracy(net)
 
