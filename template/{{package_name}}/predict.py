@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .data.datamodule import DataModule
+from .data.datamodule import DataModule, read_table
 from .errors import UserError
 from .models.build import load_model
 
@@ -23,14 +23,14 @@ def predict(ckpt_path: str, input_path: str, output_path: str, batch_size: int) 
     datamodule = DataModule(**checkpoint["datamodule_hyper_parameters"])
     datamodule.load_state_dict(checkpoint["DataModule"])
 
-    features = datamodule.read_features(input_path)
+    rows = read_table(Path(input_path))
+    features = datamodule.features_of(rows, Path(input_path))
     with torch.inference_mode():
         parts = [model.predict_step(batch) for batch in features.split(batch_size)]
     columns = {name: torch.cat([part[name] for part in parts]).tolist() for name in parts[0]}
     if "label" in columns:
         columns["label"] = [datamodule.classes[i] for i in columns["label"]]
 
-    rows = pd.read_csv(input_path)
     predictions = pd.DataFrame(columns).add_prefix("predicted_")
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)
     pd.concat([rows, predictions], axis=1).to_csv(output_path, index=False)

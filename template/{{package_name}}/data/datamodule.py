@@ -143,6 +143,8 @@ class DataModule(LightningDataModule):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Adopt a checkpoint's scaling and labels, re-scaling data already loaded."""
+        if self.data_train is not None and self._holds(state_dict):
+            return  # e.g. testing this run's best checkpoint: the data is scaled already
         self.feature_names = list(state_dict["feature_names"])
         self.classes = list(state_dict["classes"])
         self.mean, self.std = state_dict["mean"], state_dict["std"]
@@ -152,6 +154,17 @@ class DataModule(LightningDataModule):
             self.setup()
 
     # -- helpers -----------------------------------------------------------------
+
+    def _holds(self, state_dict: dict[str, Any]) -> bool:
+        """Whether this module's state already equals `state_dict`."""
+        return (
+            state_dict["feature_names"] == self.feature_names
+            and state_dict["classes"] == self.classes
+            and torch.equal(state_dict["mean"], self.mean)
+            and torch.equal(state_dict["std"], self.std)
+            and state_dict["target_mean"] == self.target_mean
+            and state_dict["target_std"] == self.target_std
+        )
 
     def _resolve_path(self) -> Path:
         path = Path(self.hparams.path)
@@ -186,11 +199,11 @@ class DataModule(LightningDataModule):
         self.feature_names = [str(c) for c in names]
         return frame
 
-    def read_features(self, path: str | Path) -> torch.Tensor:
-        """Model inputs from a CSV with the trained feature columns (others are ignored),
-        scaled as in training: what predict.py feeds the model."""
+    def features_of(self, rows: pd.DataFrame, path: Path) -> torch.Tensor:
+        """Model inputs from rows read from `path` (see read_table): the trained feature
+        columns (others are ignored), scaled as in training. What predict.py feeds the model."""
         names = self.feature_names
-        frame = check_columns(read_table(Path(path)), names, Path(path), numeric=names)
+        frame = check_columns(rows, names, path, numeric=names)
         features = torch.tensor(frame.to_numpy(dtype="float32"))
         return (features - self.mean) / self.std
 
