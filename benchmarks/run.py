@@ -460,6 +460,8 @@ class Throughput:
 
         sys.path.insert(0, str(project))
         importlib.import_module("main")  # sets PROJECT_ROOT, registers the ${pid:} resolver
+        # The project's own way to compose `python main.py <overrides>` in-process.
+        self.compose_config = importlib.import_module("tests.conftest").compose_config
         self.train_module = importlib.import_module(f"{package}.train")
         self.torch, self.hydra = torch, hydra
         self.project, self.csv, self.work, self.s = project, csv, work, s
@@ -499,21 +501,9 @@ class Throughput:
 
     def compose(self, *extra: str) -> Any:
         """The run config of `python main.py <overrides>`, as the project's tests compose it."""
-        from hydra import compose, initialize_config_dir
-        from hydra.core.hydra_config import HydraConfig
-        from omegaconf import open_dict
-
         out = self.work / "run"
         out.mkdir(exist_ok=True)  # Hydra makes the run directory; compose() does not
-        with initialize_config_dir(config_dir=str(self.project / "config"), version_base="1.3"):
-            cfg = compose("config", overrides=[*self.overrides, *extra], return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(out)
-            cfg.hydra.job.num = 0
-        HydraConfig().set_config(cfg)
-        with open_dict(cfg):
-            del cfg.hydra
-        return cfg
+        return self.compose_config(out, [*self.overrides, *extra])
 
     def accuracy(self, net: Any) -> float:
         with self.torch.no_grad():
