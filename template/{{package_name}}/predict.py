@@ -5,31 +5,38 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .data.datamodule import DataModule, read_table
+from .data.preprocessing import Preprocessor
+from .data.table import read_table
+from .data.target import Target
 from .errors import UserError
-from .models.build import load_model
+from .models.ligmod import LigMod
 
 
 def predict(ckpt_path: str, input_path: str, output_path: str, batch_size: int) -> int:
     """Write `input_path`'s rows with prediction columns to `output_path`; return the count.
 
-    The checkpoint carries the model config, the weights and the data state (feature
-    names, scaling, class labels), so nothing else from training is needed.
+    The rows are taken as they are: text categories, blanks, categories never seen in
+    training (treated as "unknown") and extra columns (ignored). The checkpoint carries
+    the model config, the weights, the preprocessing and the class labels, so nothing
+    else from training is needed.
     """
     if not Path(ckpt_path).is_file():
         raise UserError(f"ckpt_path: no file at {Path(ckpt_path).resolve()}.")
     checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    model = load_model(checkpoint)
-    datamodule = DataModule(**checkpoint["datamodule_hyper_parameters"])
-    datamodule.load_state_dict(checkpoint["DataModule"])
+    model = LigMod.from_checkpoint(checkpoint)
+    preprocessor = Preprocessor(checkpoint["DataModule"]["preprocessor"])
+    target = Target(**checkpoint["DataModule"]["target"])
 
     rows = read_table(Path(input_path))
-    features = datamodule.features_of(rows, Path(input_path))
+    numbers, categories = preprocessor.transform(rows)
     with torch.inference_mode():
-        parts = [model.predict_step(batch) for batch in features.split(batch_size)]
+        parts = [
+            model.predict_step(batch)
+            for batch in zip(numbers.split(batch_size), categories.split(batch_size), strict=True)
+        ]
     columns = {name: torch.cat([part[name] for part in parts]).tolist() for name in parts[0]}
     if "label" in columns:
-        columns["label"] = [datamodule.classes[i] for i in columns["label"]]
+        columns["label"] = target.decode(columns["label"])
 
     predictions = pd.DataFrame(columns).add_prefix("predicted_")
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,17 +1,17 @@
 """One run: build everything from the config, fit, then test the best checkpoint."""
 
 import json
-import logging
-import warnings
 from pathlib import Path
 
 import hydra
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from .data.roles import LEFT_OUT, print_roles, save_roles
 from .errors import UserError
-from .models.build import build_model
+from .models.build import build_model, check_task
 from .utils import (
     RankedLogger,
     instantiate_callbacks,
@@ -24,20 +24,6 @@ from .utils.resume import RecordLoggerRuns, resume_arguments
 
 log = RankedLogger(__name__)
 
-# The data is served from memory, where worker processes only add overhead.
-warnings.filterwarnings("ignore", ".*does not have many workers.*")
-# Lightning 2.6 calls a torch API that newer torch marks deprecated, on every epoch.
-warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
-# Lightning's own handler would print each of its messages a second time beside
-# Hydra's handlers, which also write them to the run's main.log.
-for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-    logging.getLogger(name).handlers.clear()
-    logging.getLogger(name).propagate = True
-# Advertising for Lightning's cloud services, printed on every run.
-logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
-    lambda record: "💡 Tip" not in record.getMessage()
-)
-
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train and/or test as `cfg.train` and `cfg.test` say; return the final metrics.
@@ -46,25 +32,27 @@ def train(cfg: DictConfig) -> dict[str, float]:
     where the logger allows), or with `train=false` only tests it.
     """
     check_checkpoint_path(cfg)
+    check_task(cfg.model, cfg.data.task)
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
     checkpoint = None
     if cfg.get("ckpt_path"):
-        # Scale and label the data as the checkpoint's model was trained; data with
-        # other feature columns is refused in setup().
+        # Prepare and label the data as the checkpoint's model was trained; data without
+        # its feature columns is refused in setup().
         checkpoint = torch.load(cfg.ckpt_path, map_location="cpu", weights_only=True)
         datamodule.load_state_dict(checkpoint["DataModule"])
     # Read and check the data first: bad data stops the run before anything else, and
-    # the network's input width is the number of feature columns.
+    # the network's inputs follow the table's columns.
     datamodule.prepare_data()
     datamodule.setup("fit")
     if cfg.get("print_config"):
         print_config_tree(cfg)
+    report_columns(datamodule, Path(cfg.paths.output_dir))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     model = build_model(cfg.model, datamodule)
 
     callbacks_cfg = cfg.get("callbacks")
-    resuming = {}
+    resuming = None
     if checkpoint and cfg.get("train"):
         resuming = resume_arguments(checkpoint)
         callbacks_cfg = continue_in_checkpoint_folder(callbacks_cfg, Path(cfg.ckpt_path).parent)
@@ -74,7 +62,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger=instantiate_loggers(cfg.get("logger"), extra=resuming) or False,
         _convert_="all",
     )
-    if not resuming:  # a continued logger run has its parameters already
+    # A continued logger run has its parameters already.
+    if not (resuming and any(resuming(type(logger)) for logger in trainer.loggers)):
         log_hyperparameters(cfg, trainer, model)
 
     metrics: dict[str, float] = {}
@@ -91,8 +80,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
         # Read by the multirun summary (sweeps/summary.py) and by you.
         output_dir = Path(cfg.paths.output_dir)
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print_run_summary(metrics, cfg.paths.output_dir, ckpt_path)
+    print_run_summary(metrics, cfg.paths.output_dir, ckpt_path if cfg.get("test") else None)
     return metrics
+
+
+@rank_zero_only
+def report_columns(datamodule, output_dir: Path) -> None:
+    """Print what each column is used as, keep it as columns.csv, and warn of columns left out."""
+    roles = datamodule.preprocessor.roles
+    print_roles(roles)
+    save_roles(roles, output_dir / "columns.csv")
+    for role in roles:
+        if role.role == LEFT_OUT and not role.reason.startswith(("listed in", "not listed")):
+            log.warning(f"Left out column {role.column!r}: {role.reason}.")
 
 
 def continue_in_checkpoint_folder(callbacks: DictConfig | None, folder: Path) -> DictConfig:

@@ -1,32 +1,45 @@
-"""Build LigMod from its config, and rebuild it later from a checkpoint alone."""
+"""Build the task's LigMod from its config, with the network's sizes taken from the data."""
 
 from typing import Any
 
 import hydra
-from lightning import LightningModule
 from omegaconf import DictConfig, OmegaConf
 
 from ..data.datamodule import DataModule
+from ..errors import UserError
+from .ligmod import LigMod
 
 
-def build_model(model_cfg: DictConfig, datamodule: DataModule) -> LightningModule:
-    """Instantiate the model config with the network's width set from the data: inputs
-    from its feature columns, and for a multiclass model outputs from its classes.
+def model_class(model_cfg: DictConfig) -> type[LigMod]:
+    """The LigMod subclass named by the model config's `_target_`."""
+    return hydra.utils.get_class(model_cfg._target_)
 
-    The resolved config is kept in the model's hyperparameters as plain values, so
-    every checkpoint carries it and still loads with `torch.load(weights_only=True)`.
+
+def check_task(model_cfg: DictConfig, data_task: str) -> None:
+    """Stop before any work when data.task differs from the task the model is built for."""
+    task_class = model_class(model_cfg)
+    if data_task != task_class.TASK:
+        raise UserError(
+            f"data.task is {data_task!r}, but this project's model ({model_cfg._target_}) is "
+            f"built for {task_class.TASK!r}; set data.task={task_class.TASK}, or change the "
+            f"project's task with: copier update --defaults --vcs-ref=:current: --data "
+            f"task_type=<binary|multiclass|regression>."
+        )
+
+
+def build_model(model_cfg: DictConfig, datamodule: DataModule) -> LigMod:
+    """The model of `model_cfg`, its network sized by the data module's inputs and classes.
+
+    The resolved config becomes the model's hyperparameters (plain values), so every
+    checkpoint can rebuild it (LigMod.from_checkpoint).
     """
-    config = OmegaConf.to_container(model_cfg, resolve=True)
-    config["net"]["input_size"] = datamodule.num_features
-    if "num_classes" in config:
-        config["num_classes"] = config["net"]["output_size"] = len(datamodule.classes)
-    model = hydra.utils.instantiate(config, _convert_="all")
-    model.hparams["model_config"] = config
-    return model
-
-
-def load_model(checkpoint: dict[str, Any]) -> LightningModule:
-    """The trained model of a checkpoint loaded with torch.load, in eval mode."""
-    model = hydra.utils.instantiate(checkpoint["hyper_parameters"]["model_config"], _convert_="all")
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval()
+    config: dict[str, Any] = OmegaConf.to_container(model_cfg, resolve=True)
+    config.pop("_target_")
+    preprocessor = datamodule.preprocessor
+    config["net"].update(
+        numeric_features=preprocessor.numeric_width,
+        category_sizes=preprocessor.category_sizes,
+        output_size=datamodule.target.output_size,
+    )
+    config["class_weights"] = datamodule.loss_weights
+    return model_class(model_cfg)(**config)

@@ -1,5 +1,6 @@
 """Build Lightning callbacks and loggers from their config groups."""
 
+from collections.abc import Callable
 from typing import Any
 
 import hydra
@@ -18,13 +19,13 @@ def instantiate_callbacks(cfg: DictConfig | None) -> list[Callback]:
 
 
 def instantiate_loggers(
-    cfg: DictConfig | None, extra: dict[str, dict[str, Any]] | None = None
+    cfg: DictConfig | None, extra: Callable[[type], dict[str, Any]] | None = None
 ) -> list[Logger]:
-    """Loggers from config; `extra` adds arguments by class name (see utils/resume.py)."""
+    """Loggers from config; `extra(logger class)` adds arguments (see utils/resume.py)."""
     loggers = []
     for entry in (cfg or {}).values():
         if isinstance(entry, DictConfig) and "_target_" in entry:
-            arguments = (extra or {}).get(entry._target_.rsplit(".", 1)[-1], {})
+            arguments = extra(hydra.utils.get_class(entry._target_)) if extra else {}
             loggers.append(hydra.utils.instantiate(entry, **arguments, _convert_="all"))
     return loggers
 
@@ -36,7 +37,7 @@ def log_hyperparameters(cfg: DictConfig, trainer: Trainer, model: LightningModul
     params = OmegaConf.to_container(cfg, resolve=True)
     # The model as built: with the input width taken from the data.
     params["model"] = {
-        **model.hparams["model_config"],
+        **model.hparams,
         "params_total": sum(p.numel() for p in model.parameters()),
     }
     for logger in trainer.loggers:

@@ -23,3 +23,22 @@ class RankedLogger(logging.LoggerAdapter):
         if not self.rank_zero_only:
             msg = f"[rank {rank}] {msg}"
         self.logger.log(level, msg, *args, **kwargs)
+
+
+def quiet_library_output() -> None:
+    """Process-wide log and warning settings for a run; main.py calls it once, at start-up."""
+    import warnings
+
+    # The data is served from memory, where worker processes only add overhead.
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    # Lightning 2.6 calls a torch API that newer torch marks deprecated, on every epoch.
+    warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\).*")
+    # Lightning's own handler would print each of its messages a second time beside
+    # Hydra's handlers, which also write them to the run's main.log.
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    # Advertising for Lightning's cloud services, printed on every run.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+        lambda record: "💡 Tip" not in record.getMessage()
+    )

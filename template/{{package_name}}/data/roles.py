@@ -1,0 +1,210 @@
+"""What each column of a table is used as, decided from the training split.
+
+Numbers are numeric inputs; text and true/false columns are categorical; dates become
+numeric parts (year, month, day of week, day of year). Columns that cannot help are
+left out with a warning: a single value everywhere, only blanks, or text with about one
+distinct value per row (IDs, names, free text). `data.categorical`, `data.numeric`,
+`data.drop` and `data.features` override the guess.
+"""
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+from pandas.tseries.api import guess_datetime_format
+
+from ..errors import UserError
+
+NUMERIC, CATEGORICAL, DATE, TARGET, LEFT_OUT = (
+    "numeric",
+    "categorical",
+    "date",
+    "target",
+    "left out",
+)
+# Text with at least this share of distinct values among its non-blank cells is an ID
+# or free text, not a category.
+ID_SHARE = 0.9
+ID_MIN_ROWS = 20
+DATE_SHAPE = re.compile(
+    r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})"  # 2012/01/31, 31.01.2012
+    r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?$"  # an optional time of day
+)
+ID_NAME = re.compile(r"(^|[^a-z])(id|index|key)$|^unnamed: ?\d+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Role:
+    """One column's role, why it was chosen, and for dates the format they are read with."""
+
+    column: str
+    role: str
+    reason: str
+    date_format: str | None = None
+
+    @property
+    def used(self) -> bool:
+        return self.role in (NUMERIC, CATEGORICAL, DATE)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def infer_roles(
+    train: pd.DataFrame,
+    target: str,
+    features: list[str] | None = None,
+    categorical: list[str] = (),
+    numeric: list[str] = (),
+    drop: list[str] = (),
+) -> list[Role]:
+    """The role of every column of `train` (the training split, target included)."""
+    check_names(train, target, features, categorical, numeric, drop)
+    roles = []
+    for name in train.columns:
+        column = train[name]
+        if name == target:
+            roles.append(Role(name, TARGET, "data.target"))
+        elif name in drop:
+            roles.append(Role(name, LEFT_OUT, "listed in data.drop"))
+        elif features is not None and name not in features:
+            roles.append(Role(name, LEFT_OUT, "not listed in data.features"))
+        elif name in categorical:
+            roles.append(Role(name, CATEGORICAL, "listed in data.categorical"))
+        elif name in numeric:
+            numbers_or_error(column, name)
+            roles.append(Role(name, NUMERIC, "listed in data.numeric"))
+        else:
+            roles.append(guess_role(column, name))
+    if not any(role.used for role in roles):
+        raise UserError(
+            "no usable feature column is left (see the column table above); list the columns "
+            "to use in data.features, data.numeric or data.categorical."
+        )
+    return roles
+
+
+def check_names(
+    frame: pd.DataFrame,
+    target: str,
+    features: list[str] | None,
+    categorical: list[str],
+    numeric: list[str],
+    drop: list[str],
+) -> None:
+    """Every column named in an option exists, and no column is given two roles."""
+    options = {
+        "data.features": features or [],
+        "data.categorical": categorical,
+        "data.numeric": numeric,
+        "data.drop": drop,
+    }
+    for option, names in options.items():
+        unknown = [name for name in names if name not in frame.columns]
+        if unknown:
+            raise UserError(
+                f"{option} names column(s) {', '.join(unknown)} that the table does not have; "
+                f"its columns are {', '.join(frame.columns)}."
+            )
+        if target in names and option != "data.drop":
+            raise UserError(f"{option} lists the target {target!r}; remove it from there.")
+    both = sorted(set(categorical) & set(numeric))
+    if both:
+        raise UserError(
+            f"column(s) {', '.join(both)} are in both data.categorical and data.numeric; "
+            f"keep each in one."
+        )
+    if target in drop:
+        raise UserError(f"data.drop lists the target {target!r}; remove it from there.")
+
+
+def guess_role(column: pd.Series, name: str) -> Role:
+    values = column.dropna()
+    if values.empty:
+        return Role(name, LEFT_OUT, f"only blanks; {bring_back(name)}")
+    if pd.api.types.is_bool_dtype(column):
+        return Role(name, CATEGORICAL, "true/false values")
+    if pd.api.types.is_numeric_dtype(column):
+        distinct = values.nunique()
+        if distinct == 1:
+            return Role(name, LEFT_OUT, f"one value only ({values.iloc[0]}); {bring_back(name)}")
+        whole = pd.api.types.is_integer_dtype(values) or bool((values % 1 == 0).all())
+        if whole and distinct == len(values) and ID_NAME.search(name):
+            return Role(
+                name, LEFT_OUT, f"a distinct whole number per row, an ID; {bring_back(name)}"
+            )
+        return Role(name, NUMERIC, "numbers")
+    text = values.astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return Role(name, LEFT_OUT, f"only blanks; {bring_back(name)}")
+    date_format = date_format_of(text)
+    if date_format:
+        return Role(name, DATE, "dates: year, month, day of week, day of year", date_format)
+    distinct = text.nunique()
+    if distinct == 1:
+        return Role(name, LEFT_OUT, f"one value only ({text.iloc[0]!r}); {bring_back(name)}")
+    if len(text) >= ID_MIN_ROWS and distinct >= ID_SHARE * len(text):
+        return Role(
+            name,
+            LEFT_OUT,
+            f"{distinct} distinct values in {len(text)} rows, an ID or free text; "
+            f"{bring_back(name)}",
+        )
+    return Role(name, CATEGORICAL, f"text, {distinct} distinct values")
+
+
+def bring_back(name: str) -> str:
+    return f"to use it, add data.categorical=[{name}] or data.numeric=[{name}]"
+
+
+def date_format_of(text: pd.Series) -> str | None:
+    """The strftime format of a text column whose values all look like dates, or None."""
+    sample = text.iloc[:1000]
+    if not sample.str.match(DATE_SHAPE).all():
+        return None
+    fmt = guess_datetime_format(sample.iloc[0])
+    if fmt is None or pd.to_datetime(sample, format=fmt, errors="coerce").isna().any():
+        return None
+    return fmt
+
+
+def numbers_or_error(column: pd.Series, name: str) -> pd.Series:
+    """`column` as float64 (blanks as NaN), or a UserError naming a value that is not a number."""
+    if pd.api.types.is_bool_dtype(column):
+        return column.astype("float64")
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype("float64")
+    text = column.astype("string").str.strip().replace("", pd.NA)
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = text[numbers.isna() & text.notna()]
+    if len(bad):
+        raise UserError(
+            f"column {name!r} holds text such as {bad.iloc[0]!r} where numbers are expected; "
+            f"remove it from data.numeric (text columns are categorical) or fix those values."
+        )
+    return numbers.astype("float64")
+
+
+def print_roles(roles: list[Role]) -> None:
+    """The column table printed at the start of every run."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Columns", header_style="bold")
+    for heading in ("column", "role", "why"):
+        table.add_column(heading)
+    for role in roles:
+        style = "dim" if role.role == LEFT_OUT else None
+        table.add_row(role.column, role.role, role.reason, style=style)
+    Console(soft_wrap=True).print(table)
+
+
+def save_roles(roles: list[Role], path: Path) -> None:
+    """The column table as CSV (column, role, why), kept in the run folder."""
+    frame = pd.DataFrame(
+        [(r.column, r.role, r.reason) for r in roles], columns=["column", "role", "why"]
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
