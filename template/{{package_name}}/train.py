@@ -9,7 +9,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from .data.roles import LEFT_OUT, print_roles, save_roles
+from .data.roles import print_columns, save_columns
 from .errors import UserError
 from .models.build import build_model, check_task
 from .utils import (
@@ -87,12 +87,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
 @rank_zero_only
 def report_columns(datamodule, output_dir: Path) -> None:
     """Print what each column is used as, keep it as columns.csv, and warn of columns left out."""
-    roles = datamodule.preprocessor.roles
-    print_roles(roles)
-    save_roles(roles, output_dir / "columns.csv")
-    for role in roles:
-        if role.role == LEFT_OUT and not role.reason.startswith(("listed in", "not listed")):
-            log.warning(f"Left out column {role.column!r}: {role.reason}.")
+    rows = datamodule.preprocessor.describe()
+    print_columns(rows)
+    save_columns(rows, output_dir / "columns.csv")
+    for role in datamodule.preprocessor.roles:
+        if role.warn:
+            log.warning(
+                f"Left out column {role.column!r} ({role.reason}); to use it, add "
+                f"data.categorical=[{role.column}] or data.numeric=[{role.column}]."
+            )
 
 
 def continue_in_checkpoint_folder(callbacks: DictConfig | None, folder: Path) -> DictConfig:

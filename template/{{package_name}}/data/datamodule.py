@@ -84,8 +84,6 @@ class DataModule(LightningDataModule):
         super().__init__()
         # Saved in checkpoints; plain values only, so they load with weights_only=True.
         self.save_hyperparameters(logger=False)
-        check_choice("data.missing", missing, ("impute", "error"))
-        check_choice("data.class_weights", class_weights, (None, "balanced"))
         self.target = Target(target, task)
         self.preprocessor: Preprocessor | None = None  # fitted in setup() or restored
         # Balanced loss weights of the training split (data.class_weights=balanced).
@@ -103,6 +101,8 @@ class DataModule(LightningDataModule):
         if self.data_train is not None:
             return
         hp = self.hparams
+        check_choice("data.missing", hp.missing, ("impute", "error"))
+        check_choice("data.class_weights", hp.class_weights, (None, "balanced"))
         frame = self._read()
         targets = self.target.encode(frame[hp.target])
         sizes = split_sizes(hp.train_val_test_split, len(frame))

@@ -20,7 +20,7 @@ import torch
 from ..errors import UserError
 from .roles import CATEGORICAL, DATE, NUMERIC, Role, numbers_or_error
 
-DATE_PARTS = ("year", "month", "dayofweek", "dayofyear")
+DATE_PARTS = ("year", "month", "day_of_week", "day_of_year")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 BLANK = ""
 
@@ -75,6 +75,21 @@ class Preprocessor:
                 "categorical": categorical,
             }
         )
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(column, role, what was done and why) for every column, for the run's column table."""
+        blanks = {entry["column"]: entry for entry in self.numeric if entry["blank_input"]}
+        kept = {entry["column"]: entry["vocabulary"] for entry in self.categorical}
+        rows = []
+        for role in self.roles:
+            done = role.reason
+            if role.column in blanks:
+                done += f"; blanks: training median {blanks[role.column]['median']:g} + a was-blank input"
+            if role.column in kept:
+                blank = " (blank is one)" if BLANK in kept[role.column] else ""
+                done += f"; {len(kept[role.column])} categories{blank} + unknown"
+            rows.append((role.column, role.role, done))
+        return rows
 
     @property
     def numeric_width(self) -> int:

@@ -42,6 +42,8 @@ class Role:
     role: str
     reason: str
     date_format: str | None = None
+    # Left out by the guess, not by an option: the run warns and says how to keep it.
+    warn: bool = False
 
     @property
     def used(self) -> bool:
@@ -73,14 +75,15 @@ def infer_roles(
         elif name in categorical:
             roles.append(Role(name, CATEGORICAL, "listed in data.categorical"))
         elif name in numeric:
-            numbers_or_error(column, name)
+            numbers_or_error(column, name, "take it out of data.numeric (text is categorical)")
             roles.append(Role(name, NUMERIC, "listed in data.numeric"))
         else:
             roles.append(guess_role(column, name))
     if not any(role.used for role in roles):
+        reasons = "; ".join(f"{r.column}: {r.reason}" for r in roles if r.role != TARGET)
         raise UserError(
-            "no usable feature column is left (see the column table above); list the columns "
-            "to use in data.features, data.numeric or data.categorical."
+            f"no usable feature column is left ({reasons or 'the table has only the target'}); "
+            f"list columns to use in data.categorical=[...] or data.numeric=[...]."
         )
     return roles
 
@@ -122,41 +125,31 @@ def check_names(
 def guess_role(column: pd.Series, name: str) -> Role:
     values = column.dropna()
     if values.empty:
-        return Role(name, LEFT_OUT, f"only blanks; {bring_back(name)}")
+        return Role(name, LEFT_OUT, "only blanks", warn=True)
     if pd.api.types.is_bool_dtype(column):
         return Role(name, CATEGORICAL, "true/false values")
     if pd.api.types.is_numeric_dtype(column):
         distinct = values.nunique()
         if distinct == 1:
-            return Role(name, LEFT_OUT, f"one value only ({values.iloc[0]}); {bring_back(name)}")
+            return Role(name, LEFT_OUT, f"one value only ({values.iloc[0]})", warn=True)
         whole = pd.api.types.is_integer_dtype(values) or bool((values % 1 == 0).all())
         if whole and distinct == len(values) and ID_NAME.search(name):
-            return Role(
-                name, LEFT_OUT, f"a distinct whole number per row, an ID; {bring_back(name)}"
-            )
+            return Role(name, LEFT_OUT, "an ID: a distinct whole number per row", warn=True)
         return Role(name, NUMERIC, "numbers")
     text = values.astype(str).str.strip()
     text = text[text != ""]
     if text.empty:
-        return Role(name, LEFT_OUT, f"only blanks; {bring_back(name)}")
+        return Role(name, LEFT_OUT, "only blanks", warn=True)
     date_format = date_format_of(text)
     if date_format:
         return Role(name, DATE, "dates: year, month, day of week, day of year", date_format)
     distinct = text.nunique()
     if distinct == 1:
-        return Role(name, LEFT_OUT, f"one value only ({text.iloc[0]!r}); {bring_back(name)}")
+        return Role(name, LEFT_OUT, f"one value only ({text.iloc[0]!r})", warn=True)
     if len(text) >= ID_MIN_ROWS and distinct >= ID_SHARE * len(text):
-        return Role(
-            name,
-            LEFT_OUT,
-            f"{distinct} distinct values in {len(text)} rows, an ID or free text; "
-            f"{bring_back(name)}",
-        )
+        reason = f"an ID or free text: {distinct} distinct values in {len(text)} rows"
+        return Role(name, LEFT_OUT, reason, warn=True)
     return Role(name, CATEGORICAL, f"text, {distinct} distinct values")
-
-
-def bring_back(name: str) -> str:
-    return f"to use it, add data.categorical=[{name}] or data.numeric=[{name}]"
 
 
 def date_format_of(text: pd.Series) -> str | None:
@@ -170,7 +163,9 @@ def date_format_of(text: pd.Series) -> str | None:
     return fmt
 
 
-def numbers_or_error(column: pd.Series, name: str) -> pd.Series:
+def numbers_or_error(
+    column: pd.Series, name: str, fix: str = "fix or blank those cells"
+) -> pd.Series:
     """`column` as float64 (blanks as NaN), or a UserError naming a value that is not a number."""
     if pd.api.types.is_bool_dtype(column):
         return column.astype("float64")
@@ -181,30 +176,27 @@ def numbers_or_error(column: pd.Series, name: str) -> pd.Series:
     bad = text[numbers.isna() & text.notna()]
     if len(bad):
         raise UserError(
-            f"column {name!r} holds text such as {bad.iloc[0]!r} where numbers are expected; "
-            f"remove it from data.numeric (text columns are categorical) or fix those values."
+            f"column {name!r} holds text such as {bad.iloc[0]!r} where numbers are expected; {fix}."
         )
     return numbers.astype("float64")
 
 
-def print_roles(roles: list[Role]) -> None:
-    """The column table printed at the start of every run."""
+def print_columns(rows: list[tuple[str, str, str]]) -> None:
+    """The column table (column, role, why) printed at the start of every run."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Columns", header_style="bold")
     for heading in ("column", "role", "why"):
         table.add_column(heading)
-    for role in roles:
-        style = "dim" if role.role == LEFT_OUT else None
-        table.add_row(role.column, role.role, role.reason, style=style)
+    for column, role, why in rows:
+        style = "dim" if role == LEFT_OUT else None
+        table.add_row(escape(column), role, escape(why), style=style)
     Console(soft_wrap=True).print(table)
 
 
-def save_roles(roles: list[Role], path: Path) -> None:
+def save_columns(rows: list[tuple[str, str, str]], path: Path) -> None:
     """The column table as CSV (column, role, why), kept in the run folder."""
-    frame = pd.DataFrame(
-        [(r.column, r.role, r.reason) for r in roles], columns=["column", "role", "why"]
-    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
+    pd.DataFrame(rows, columns=["column", "role", "why"]).to_csv(path, index=False)
