@@ -1,8 +1,9 @@
-"""Tooling of generated projects: offline pre-commit hooks, one ruff version."""
+"""Tooling of generated projects: offline pre-commit hooks, one ruff version, the GPU preset."""
 
 import re
 
 import yaml
+from hydra import compose, initialize_config_dir
 
 try:
     import tomllib
@@ -42,3 +43,14 @@ def test_ruff_is_pinned_to_the_same_version_in_projects_and_template(rendered):
     own = tomllib.loads((TEMPLATE / "pyproject.toml").read_text())["dependency-groups"]["test"]
     own = [req for req in own if isinstance(req, str)]
     assert pinned_ruff(dev) == pinned_ruff(own)
+
+
+def test_gpu_trainer_composes_with_mixed_precision(rendered):
+    project = rendered()
+    with initialize_config_dir(config_dir=str(project / "config"), version_base="1.3"):
+        cfg = compose("config", overrides=["trainer=gpu"])
+    assert cfg.trainer.accelerator == "gpu" and cfg.trainer.devices == 1
+    assert cfg.trainer.precision == "16-mixed"
+    assert cfg.trainer._target_ == "lightning.pytorch.Trainer"  # still built on default.yaml
+    comments = (project / "config" / "trainer" / "gpu.yaml").read_text()
+    assert "bf16-mixed" in comments and "torch.set_float32_matmul_precision" in comments
