@@ -1,5 +1,7 @@
 """copier.yml: defaults, derived names and validators."""
 
+import datetime
+
 import pytest
 import yaml
 
@@ -74,6 +76,7 @@ def test_renders_into_a_non_empty_folder_keeping_its_files(tmp_path):
         ({"task_type": "ranking"}, ["task_type"]),
         ({"logger": "neptune"}, ["logger"]),
         ({"net_size": "huge"}, ["net_size"]),
+        ({"license": "GPL-3.0"}, ["license"]),
     ],
 )
 def test_bad_answers_are_refused_and_write_nothing(tmp_path, answers, words):
@@ -89,3 +92,23 @@ def test_bad_answers_are_refused_and_write_nothing(tmp_path, answers, words):
 def test_template_needs_no_trust():
     config = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
     assert not {"_tasks", "_migrations", "_jinja_extensions"} & set(config)
+
+
+def test_mit_license_names_the_project_authors_and_this_year(tmp_path):
+    project = render(tmp_path / "p", project_name="Tumour Classifier")
+    assert answers_of(project)["license"] == "MIT"
+    text = (project / "LICENSE").read_text()
+    assert text.startswith("MIT License\n")
+    year = datetime.date.today().year
+    assert f"Copyright (c) {year} The Tumour Classifier authors\n" in text
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "MIT"
+    build = pyproject["build-system"]["requires"]
+    assert build == ["setuptools>=77"], "license as an SPDX string needs setuptools >= 77"
+
+
+def test_no_license_leaves_out_the_file_and_the_field(tmp_path):
+    project = render(tmp_path / "p", license="none")
+    assert answers_of(project)["license"] == "none"
+    assert not (project / "LICENSE").exists()
+    assert "license" not in tomllib.loads((project / "pyproject.toml").read_text())["project"]
