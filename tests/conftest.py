@@ -5,14 +5,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
+import yaml
 from copier import run_copy
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 
-TASKS = ("binary", "multiclass", "regression")
-LOGGERS = ("mlflow", "tensorboard", "csv", "wandb", "none")
-SIZES = ("small", "medium", "large")
+COPIER = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+
+
+def choices(question: str) -> tuple[str, ...]:
+    """The values a question of copier.yml offers, in its order."""
+    return tuple(COPIER[question]["choices"].values())
+
+
+def computed(name: str, **answers) -> str:
+    """A `when: false` value of copier.yml, rendered for these answers."""
+    return jinja2.Template(COPIER[name]["default"]).render(**answers).strip()
+
+
+TASKS = choices("task_type")
+LOGGERS = choices("logger")
+SIZES = choices("net_size")
 # All task x logger pairs; the net sizes rotate through them so each size is run too.
 VARIANTS = [
     {"task_type": task, "logger": logger, "net_size": SIZES[i % len(SIZES)]}

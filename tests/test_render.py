@@ -7,14 +7,15 @@ import sys
 import pytest
 import yaml
 
-from .conftest import LOGGERS, VARIANTS, variant_id
+from .conftest import LOGGERS, SIZES, TASKS, VARIANTS, computed, variant_id
 
 JINJA = re.compile(r"\{\{|\}\}|\{%|%\}|\{#")
 LOGGER_PACKAGES = {"mlflow": "mlflow", "tensorboard": "tensorboard", "wandb": "wandb"}
-DATA_FILES = {
-    "binary": "breast_cancer.csv",
-    "multiclass": "penguins_species.csv",
-    "regression": "penguins_body_mass.csv",
+# Words that only one task's code uses: a rendered project must hold none of another task's.
+TASK_WORDS = {
+    "binary": [r"\bBinary", r"\bauroc"],
+    "multiclass": [r"\bMulticlass"],
+    "regression": [r"\bmse", r"\bR2Score", r"\btarget_mean", r"\bRegressor"],
 }
 
 
@@ -45,7 +46,7 @@ def test_variant_renders_only_what_its_answers_need(rendered, answers):
         assert (f'"{package}>=' in pyproject) == (name == logger), f"{package} dependency"
 
     data = sorted(p.name for p in (project / "data").glob("*.csv"))
-    assert data == [DATA_FILES[answers["task_type"]]]
+    assert data == [computed("data_file", **answers)]
     assert (project / "data").stat().st_size and (project / "data" / data[0]).stat().st_size < 1e6
 
     model = yaml.safe_load((project / "config" / "model" / "model.yaml").read_text())
@@ -65,6 +66,20 @@ def test_every_variant_is_ruff_clean(rendered):
 
 
 def test_variants_cover_every_choice():
-    assert {a["logger"] for a in VARIANTS} == set(LOGGERS)
-    assert {a["net_size"] for a in VARIANTS} == {"small", "medium", "large"}
-    assert len({(a["task_type"], a["logger"]) for a in VARIANTS}) == 15
+    """TASKS, LOGGERS and SIZES are read from copier.yml, so a new choice joins the variants."""
+    assert {a["logger"] for a in VARIANTS} == set(LOGGERS) and "mlflow" in LOGGERS
+    assert {a["net_size"] for a in VARIANTS} == set(SIZES) and "small" in SIZES
+    assert len({(a["task_type"], a["logger"]) for a in VARIANTS}) == len(TASKS) * len(LOGGERS)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_no_code_for_other_tasks(rendered, task):
+    """Task-specific code lives in files chosen by name; no other task's code is rendered."""
+    project = rendered(task_type=task)
+    assert (project / "my_project" / "models" / f"{task}.py").is_file()
+    others = [word for other in TASKS if other != task for word in TASK_WORDS[other]]
+    for path in project.rglob("*.py"):
+        text = path.read_text()
+        for word in others:
+            assert not re.search(word, text), f"{path.relative_to(project)} has {word}"
+    assert not re.search("jinja|{%", (project / "my_project/models/ligmod.py").read_text())

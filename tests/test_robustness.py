@@ -15,20 +15,30 @@ pytestmark = pytest.mark.slow
 
 GOOD = "f1,f2,label\n" + "".join(f"{i},{i % 7},{'yes' if i % 2 else 'no'}\n" for i in range(40))
 
-# (CSV text or None for no file, extra overrides, words the message must contain)
+# (table text or None for no file, extra overrides, words the message must contain)
 DATA_CASES = {
     "missing file": (None, [], ["data.path", "no file at", "nowhere.csv", "current directory"]),
     "no target column": ("a,b\n1,2\n3,4\n", [], ["data.target", "no column 'label'", "a, b"]),
-    "text feature": (
+    "text forced numeric": (
         GOOD.replace("f2,label\n0,0", "f2,label\n0,x"),
-        [],
-        ["f2", "not numeric", "encode"],
+        ["data.numeric=[f2]"],
+        ["'f2' holds text such as 'x'", "data.numeric"],
     ),
-    "missing values": (
+    "missing values refused": (
         "f1,f2,label\n1,,yes\n2,3,\n4,5,no\n,6,yes\n",
-        [],
-        ["missing values", "f1: 1", "f2: 1", "label: 1"],
+        ["data.missing=error"],
+        ["missing values", "f1: 1", "f2: 1", "label: 1", "data.missing=impute"],
     ),
+    "target only": ("label\n" + "yes\nno\n" * 20, [], ["no usable feature column"]),
+    "target all blank": ("f1,label\n1,\n2,\n3,\n", [], ["blank in every row"]),
+    "beyond float32": (
+        GOOD.replace("f2,label\n0,0", "f2,label\n0,1e39"),
+        [],
+        ["'f2'", "3.4e38", "data.drop=[f2]"],
+    ),
+    "bad option": (GOOD, ["data.class_weights=sometimes"], ["data.class_weights", "balanced"]),
+    "task mismatch": (GOOD, ["data.task=regression"], ["data.task is 'regression'", "binary"]),
+    "unknown format": ("x", [], ["not a table file", ".parquet"]),
     "split counts": (GOOD, ["data.train_val_test_split=[20,10,5]"], ["sum to 35", "40 rows"]),
     "split fractions": (GOOD, ["data.train_val_test_split=[0.5,0.2,0.2]"], ["sum to 0.9", "not 1"]),
     "empty split": (GOOD, ["data.train_val_test_split=[0.9,0.1,0.0]"], ["empty split"]),
@@ -56,7 +66,8 @@ def project(tmp_path_factory):
 @pytest.mark.parametrize("case", list(DATA_CASES))
 def test_bad_data_stops_with_one_sentence_before_training(project, tmp_path, case):
     text, overrides, words = DATA_CASES[case]
-    path = tmp_path / ("nowhere.csv" if text is None else "my.csv")
+    name = {"missing file": "nowhere.csv", "unknown format": "my.xlsx"}.get(case, "my.csv")
+    path = tmp_path / name
     if text is not None:
         path.write_text(text)
     runs_before = set(project.glob("logs/runs/*"))

@@ -1,6 +1,8 @@
 """Rendered projects run for real: python main.py in subprocesses, as a user runs it."""
 
 import json
+import math
+import re
 import socket
 import sqlite3
 import struct
@@ -13,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import VARIANTS, render, run, run_ok, variant_id
+from .conftest import TASKS, VARIANTS, render, run, run_ok, variant_id
+from .tables import TARGETS, write_messy_table
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +67,7 @@ def test_variant_trains_tests_and_logs(tmp_path, answers):
     checkpoint = torch.load(
         only(list(project.glob("logs/runs/*/checkpoints/last.ckpt"))), weights_only=True
     )
-    assert checkpoint["DataModule"]["feature_names"]
+    assert checkpoint["DataModule"]["preprocessor"]["roles"]
 
 
 def test_default_project_reaches_090_test_accuracy_and_shows_its_results(tmp_path):
@@ -164,3 +167,68 @@ def test_bad_data_path_fails_with_one_sentence(rendered):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "data.path: no file at" in result.stderr and "missing.csv" in result.stderr
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_messy_table_trains_with_no_option_and_predicts_raw_rows(tmp_path, task):
+    """Text categories, blanks, an ID, dates and a constant: the run says what it did with
+    each column, trains, and predict.py takes raw rows with an unseen category and blanks."""
+    project = render(tmp_path / "project", task_type=task, logger="none")
+    table = write_messy_table(task, tmp_path / "customers.csv")
+    target = TARGETS[task]
+    result = run_ok(
+        project, "main.py", f"data.path={table}", f"data.target={target}",
+        "trainer.max_epochs=30", "print_config=false",
+    )  # fmt: skip
+    out = result.stdout + result.stderr
+    for column, role in [("customer_id", "left out"), ("city", "categorical"),
+                         ("member", "categorical"), ("joined", "date"), ("age", "numeric"),
+                         ("country", "left out"), (target, "target")]:  # fmt: skip
+        assert re.search(rf"{column}\s+│ {role}", out), (column, role)
+    assert "Dropped 3 of 300 rows whose target" in out
+    assert "Left out column 'customer_id'" in out and "data.categorical=[customer_id]" in out
+    run_dir = only(list((project / "logs" / "runs").iterdir()))
+    columns = (run_dir / "columns.csv").read_text()
+    assert "joined,date," in columns and "city,categorical," in columns
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert all(math.isfinite(value) for value in metrics.values())
+    if task == "regression":
+        assert metrics["test/r2"] > 0.5
+    else:
+        assert metrics["test/acc"] > 0.7
+
+    rows = tmp_path / "new.csv"
+    rows.write_text(
+        "age,city,member,joined,store,extra\n"
+        "35,Atlantis,True,2013/02/01,2,x\n"  # a city never seen in training
+        ", Paris ,,,9,y\n"  # blanks, stray spaces, an unseen store code
+    )
+    output = tmp_path / "predictions.csv"
+    (best,) = run_dir.glob("checkpoints/epoch_*.ckpt")
+    run_ok(project, "predict.py", f"ckpt_path={best}", f"input={rows}", f"output={output}")
+    predictions = output.read_text().splitlines()
+    assert len(predictions) == 3 and predictions[0].startswith("age,city,member,joined,store,extra")
+    if task == "regression":
+        assert predictions[0].endswith("predicted_value")
+    else:
+        labels = {line.split(",")[-2] for line in predictions[1:]}
+        assert labels <= set(messy_labels(task)), labels
+
+    (tmp_path / "short.csv").write_text("age,city\n35,Paris\n")
+    result = run(project, "predict.py", f"ckpt_path={best}", f"input={tmp_path / 'short.csv'}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no column(s) member, joined, store" in result.stderr
+
+
+def messy_labels(task: str) -> list[str]:
+    return {"binary": ["no", "yes"], "multiclass": ["basic", "plus", "premium"]}[task]
+
+
+def test_loss_that_turns_nan_stops_the_run_with_one_line(rendered):
+    project = rendered(task_type="regression", logger="mlflow")
+    result = run(project, "main.py", "model.optimizer.lr=1e30", "print_config=false")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: the ") and "loss became nan" in last
+    assert "model.optimizer.lr=1e+30" in last and "lower it" in last
+    assert "Run failed; its log and checkpoints are in" in result.stderr + result.stdout

@@ -84,7 +84,8 @@ class Preprocessor:
         for role in self.roles:
             done = role.reason
             if role.column in blanks:
-                done += f"; blanks: training median {blanks[role.column]['median']:g} + a was-blank input"
+                median = blanks[role.column]["median"]
+                done += f"; blanks: training median {median:g} + a was-blank input"
             if role.column in kept:
                 blank = " (blank is one)" if BLANK in kept[role.column] else ""
                 done += f"; {len(kept[role.column])} categories{blank} + unknown"
