@@ -54,7 +54,7 @@ DATA_CASES = {
     ),
     "empty file": ("", [], ["is empty", "header"]),
     "header only": ("f1,f2,label\n", [], ["no data rows"]),
-    "ragged rows": ("f1,label\n1,yes\n2,no,extra,more\n", [], ["not a readable CSV"]),
+    "ragged rows": ("f1,label\n1,yes\n2,no,extra,more\n", [], ["not a readable .csv file"]),
 }
 
 

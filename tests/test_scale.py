@@ -64,9 +64,9 @@ def test_evaluate_reproduces_test_metrics_and_predict_writes_every_row(tmp_path)
     for key in test_keys:
         assert abs(before[key] - after[key]) <= 1e-6, key
 
-    rows = (project / "data/penguins_species.csv").read_text().splitlines()
+    rows = (project / "data/penguins.csv").read_text().splitlines()
     inputs = tmp_path / "new.csv"
-    inputs.write_text("\n".join(",".join(r.split(",")[:-1]) for r in rows[:26]) + "\n")
+    inputs.write_text("\n".join(",".join(r.split(",")[1:]) for r in rows[:26]) + "\n")
     output = tmp_path / "out" / "predictions.csv"
     result = run_ok(
         project, "predict.py", f"ckpt_path={best}", f"input={inputs}", f"output={output}"

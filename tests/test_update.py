@@ -86,8 +86,8 @@ def user_edits(project: Path) -> None:
     (project / "README.md").write_text((project / "README.md").read_text() + "\nOur notes.\n")
     edit(
         project / "my_project/models/ligmod.py",
-        "        return self.net(x)\n",
-        "        # tuned by us\n        return self.net(x)\n",
+        "        return self.net(numbers, categories)\n",
+        "        # tuned by us\n        return self.net(numbers, categories)\n",
     )
 
 
@@ -173,7 +173,11 @@ def tree(root: Path) -> dict[str, str]:
             ["config/logger/mlflow.yaml"],
             ["config/logger/tensorboard.yaml"],
         ),
-        ({"task_type": "regression"}, ["data/breast_cancer.csv"], ["data/penguins_body_mass.csv"]),
+        (
+            {"task_type": "regression"},
+            ["data/breast_cancer.csv", "my_project/models/binary.py"],
+            ["data/penguins.csv", "my_project/models/regression.py"],
+        ),
         ({"net_size": "large"}, [], []),
     ],
     ids=["logger", "task_type", "net_size"],

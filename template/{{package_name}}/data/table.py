@@ -33,7 +33,7 @@ def table_format(path: Path) -> str:
 
 
 def read_table(path: Path, sep: str | None = None, decimal: str | None = None) -> pd.DataFrame:
-    """The table at `path`, with at least one data row and unique column names."""
+    """The table at `path`, with at least one data row; column names stripped of spaces."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no file at {path.resolve()}; check the path.")
@@ -57,9 +57,6 @@ def read_table(path: Path, sep: str | None = None, decimal: str | None = None) -
     if frame.empty:
         raise UserError(f"{path} has a header but no data rows; add rows to train on.")
     frame.columns = [str(name).strip() for name in frame.columns]
-    repeated = sorted({name for name in frame.columns if list(frame.columns).count(name) > 1})
-    if repeated:
-        raise UserError(f"{path} has repeated column names ({', '.join(repeated)}); rename them.")
     return frame
 
 
