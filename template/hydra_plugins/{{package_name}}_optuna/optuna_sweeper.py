@@ -35,6 +35,7 @@ class OptunaSweeper(Sweeper):
         n_trials: int,
         n_jobs: int = 1,
         sampler: Any = None,
+        pruner: Any = None,
         params: Any = None,
     ) -> None:
         self.study_name = study_name
@@ -43,6 +44,7 @@ class OptunaSweeper(Sweeper):
         self.n_trials = n_trials
         self.n_jobs = n_jobs
         self.sampler = sampler  # Hydra has already instantiated it from its _target_
+        self.pruner = pruner  # likewise; each trial's run builds its own (pruning.py)
         self.params = OmegaConf.to_container(OmegaConf.create(params or {}), resolve=True)
         self.job_idx = 0
 
@@ -71,20 +73,32 @@ class OptunaSweeper(Sweeper):
             storage=self.storage,
             direction=self.direction,
             sampler=self.sampler,
+            pruner=self.pruner,
             load_if_exists=True,
         )
-        finished = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+        if self.pruner is not None and not self.storage:
+            log.warning("Pruning needs a study storage (hydra.sweeper.storage); trials run whole.")
+        # Finished trials, as Optuna counts them for n_trials: completed or pruned.
+        done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        finished = sum(t.state in done for t in study.trials)
         log.info(f"Study {self.study_name!r}: {finished} of {self.n_trials} trials done")
         attempts = 0
         while finished < self.n_trials and attempts < 2 * self.n_trials:
             trials = [study.ask() for _ in range(min(self.n_jobs, self.n_trials - finished))]
-            batch = [list(arguments) + self._suggest(trial) for trial in trials]
+            batch = [
+                [*arguments, *self._suggest(trial), f"optuna_trial={trial.number}"]
+                for trial in trials
+            ]
             returns = self.launcher.launch(batch, initial_job_idx=self.job_idx)
             self.job_idx += len(batch)
             attempts += len(batch)
             for trial, result in zip(trials, returns, strict=True):
                 value = result.return_value if result.status == JobStatus.COMPLETED else None
-                if value is None:
+                if isinstance(result._return_value, optuna.TrialPruned):
+                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    log.info(str(result._return_value))
+                    finished += 1
+                elif value is None:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 else:
                     study.tell(trial, float(value))
@@ -111,7 +125,9 @@ class OptunaSweeper(Sweeper):
         return overrides
 
     def _report(self, study: Any) -> None:
-        completed = [t for t in study.trials if t.value is not None]
+        import optuna
+
+        completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not completed:
             log.warning(f"Study {self.study_name!r} has no finished trial yet.")
             return
@@ -120,6 +136,7 @@ class OptunaSweeper(Sweeper):
             "study_name": self.study_name,
             "direction": self.direction,
             "finished_trials": len(completed),
+            "pruned_trials": sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials),
             "best_value": best.value,
             "best_params": best.params,
         }

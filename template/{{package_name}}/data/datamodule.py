@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
@@ -19,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..errors import UserError
 from .preprocessing import Preprocessor
 from .roles import infer_roles
-from .split import split_rows, split_sizes
+from .split import fold_rows, split_rows, split_sizes
 from .table import read_table
 from .target import Target
 
@@ -77,6 +78,8 @@ class DataModule(LightningDataModule):
         decimal: str | None = None,
         train_val_test_split: tuple[float, float, float] = (0.7, 0.15, 0.15),
         split_seed: int = 42,
+        folds: int | None = None,
+        fold: int = 0,
         batch_size: int = 128,
         num_workers: int = 0,
         pin_memory: bool = False,
@@ -108,6 +111,9 @@ class DataModule(LightningDataModule):
         sizes = split_sizes(hp.train_val_test_split, len(frame))
         strata = targets.numpy() if self.target.stratify else None
         train, val, test = split_rows(sizes, hp.split_seed, strata)
+        if hp.folds is not None:  # cross-validation: the test split stays as it is
+            rest = np.sort(np.concatenate([train, val]))
+            train, val = fold_rows(rest, hp.folds, hp.fold, hp.split_seed, strata)
         if self.preprocessor is None:  # not restored from a checkpoint
             options = {name: as_list(hp[name]) for name in ("categorical", "numeric", "drop")}
             features = None if hp.features is None else as_list(hp.features)

@@ -80,3 +80,37 @@ def class_shares(counts: np.ndarray, sizes: list[int]) -> np.ndarray:
         shares[:, s] = take
     shares[:, 0] = counts - shares[:, 1] - shares[:, 2]
     return shares
+
+
+def fold_rows(
+    rows: np.ndarray, folds: int, fold: int, seed: int, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) of K-fold cross-validation over `rows`: fold `fold` validates.
+
+    The rows are dealt into `folds` folds after a shuffle by `seed`; with `labels`, each
+    class is dealt on its own, so every fold keeps the class shares (stratified).
+    """
+    if not isinstance(folds, int) or folds < 2 or folds > len(rows):
+        raise UserError(
+            f"data.folds is {folds!r}; use a whole number from 2 to {len(rows)} (the rows "
+            f"outside the test split), or null for a single train/val split."
+        )
+    if not isinstance(fold, int) or not 0 <= fold < folds:
+        raise UserError(
+            f"data.fold is {fold!r}; with data.folds={folds} use 0 to {folds - 1}, or run "
+            f"them all: python main.py -m data.folds={folds} 'data.fold=range({folds})'."
+        )
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        groups = [rows]
+    else:
+        groups = [rows[labels[rows] == c] for c in np.unique(labels[rows])]
+    assignment = np.empty(rows.max() + 1, dtype=np.int64)
+    start = 0
+    for group in groups:
+        shuffled = rng.permutation(group)
+        # Continue dealing where the last class stopped, so fold sizes stay even.
+        assignment[shuffled] = (start + np.arange(len(shuffled))) % folds
+        start += len(shuffled)
+    in_fold = assignment[rows] == fold
+    return rng.permutation(rows[~in_fold]), rng.permutation(rows[in_fold])

@@ -56,6 +56,8 @@ class LigMod(LightningModule):
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        # A trivial model's scores on the same test rows, beside every test score.
+        self.baseline_metrics = metrics.clone(prefix="baseline/")
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         # Best validation value of BEST so far: what sweeps optimise (optimized_metric).
         # Saved in checkpoints, so a resumed run keeps it.
@@ -77,6 +79,11 @@ class LigMod(LightningModule):
 
     def predict(self, out: torch.Tensor) -> dict[str, torch.Tensor]:
         """The prediction columns (label/probability or value) of the network's output."""
+        raise NotImplementedError
+
+    def baseline(self, train_targets: torch.Tensor, rows: int) -> torch.Tensor:
+        """Predictions, in the metrics' terms, of a trivial model fitted on the training
+        targets: the majority class, or the mean."""
         raise NotImplementedError
 
     def summarise_test(self, preds: torch.Tensor, targets: torch.Tensor) -> None:
@@ -139,6 +146,7 @@ class LigMod(LightningModule):
         targets = torch.cat([targets for _, _, targets in self.outputs["test"]])
         self.summarise_test(preds, targets)
         self._log_epoch("test", self.test_loss, self.test_metrics)
+        self._log_baseline(targets)
 
     def predict_step(self, batch: Batch, batch_idx: int = 0) -> dict[str, torch.Tensor]:
         """(numbers, categories) -> the prediction columns predict.py writes."""
@@ -174,6 +182,16 @@ class LigMod(LightningModule):
             {name: v for name, v in values.items() if name != f"{stage}/loss"}, sync_dist=True
         )
         return values
+
+    def _log_baseline(self, targets: torch.Tensor) -> None:
+        """Log baseline/<metric>: the test metrics of `baseline` on the same test rows."""
+        datamodule = self.trainer.datamodule
+        if datamodule is None or datamodule.data_train is None:
+            return
+        train_targets = datamodule.data_train.targets.to(targets.device)
+        self.baseline_metrics.update(self.baseline(train_targets, len(targets)), targets)
+        self.log_dict(self.baseline_metrics.compute(), sync_dist=True)
+        self.baseline_metrics.reset()
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = hydra.utils.instantiate(self.hparams.optimizer)(params=self.parameters())

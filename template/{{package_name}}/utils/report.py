@@ -15,9 +15,17 @@ def print_run_summary(metrics: dict[str, float], output_dir: str, best_ckpt: str
         table = Table(title="Run summary", show_header=True, header_style="bold")
         table.add_column("test metric")
         table.add_column("value", justify="right")
+        table.add_column("baseline", justify="right")
         for name, value in tested.items():
-            table.add_row(name.removeprefix("test/"), f"{value:.4f}")
+            metric = name.removeprefix("test/")
+            baseline = metrics.get(f"baseline/{metric}")
+            shown = "" if baseline is None else f"{baseline:.4f}"
+            table.add_row(metric, f"{value:.4f}", shown)
         console.print(table)
+        console.print(
+            "baseline: a trivial model (the training split's majority class or mean) "
+            "on the same test rows"
+        )
     run_dir = Path(output_dir)
     console.print(f"Run folder:        {run_dir}")
     if best_ckpt:

@@ -1,0 +1,76 @@
+"""Evaluation a practitioner can trust: folds, mean ± std over repeats, baselines, pruning."""
+
+import csv
+import sqlite3
+
+import pytest
+import yaml
+
+from .conftest import run_ok
+
+pytestmark = pytest.mark.slow
+
+SHORT = ["trainer.max_epochs=3", "print_config=false", "callbacks.rich_progress_bar=null"]
+
+
+def read_csv(path) -> list[dict[str, str]]:
+    with path.open() as file:
+        return list(csv.DictReader(file))
+
+
+def latest_sweep(project):
+    return sorted((project / "logs" / "multiruns").iterdir())[-1]
+
+
+def test_cross_validation_and_seeds_are_grouped_with_mean_and_std(rendered):
+    project = rendered(task_type="multiclass", logger="none")
+    run_ok(project, "main.py", "-m", "experiment=cv", *SHORT)
+    sweep = latest_sweep(project)
+    jobs = read_csv(sweep / "summary.csv")
+    assert sorted(job["data.fold"] for job in jobs) == ["0", "1", "2", "3", "4"]
+    (group,) = read_csv(sweep / "summary_grouped.csv")
+    assert group["n"] == "5" and float(group["test/acc std"]) >= 0
+    # The test split is the same for every fold: so is the majority-class baseline.
+    assert len({job["baseline/acc"] for job in jobs}) == 1
+
+    result = run_ok(project, "main.py", "-m", "seed=1,2,3", "model.optimizer.lr=1e-3,1e-2", *SHORT)
+    grouped = read_csv(latest_sweep(project) / "summary_grouped.csv")
+    assert sorted(float(row["model.optimizer.lr"]) for row in grouped) == [1e-3, 1e-2]
+    assert all(row["n"] == "3" and "seed" not in row for row in grouped)
+    assert "mean ± std per configuration" in result.stdout
+    assert "±" in result.stdout
+
+
+def test_baseline_is_logged_beside_every_test_metric(rendered):
+    project = rendered(task_type="regression", logger="mlflow")
+    result = run_ok(project, "main.py", *SHORT)
+    assert "baseline" in result.stdout
+    with sqlite3.connect(project / "logs" / "mlflow.db") as db:
+        keys = {key for (key,) in db.execute("select distinct key from metrics")}
+    for metric in ("mse", "mae", "r2"):
+        assert f"test/{metric}" in keys and f"baseline/{metric}" in keys
+
+
+def test_search_prunes_trials_and_counts_them_as_optuna_does(rendered):
+    import optuna
+
+    project = rendered(task_type="binary", logger="none")
+    trials = 5
+    run_ok(
+        project, "main.py", "-m", "hparams_search=optuna", f"hydra.sweeper.n_trials={trials}",
+        # Prune any trial worse than nearly all earlier ones, from the second trial and epoch.
+        "hydra.sweeper.pruner._target_=optuna.pruners.PercentilePruner",
+        "+hydra.sweeper.pruner.percentile=99.9", "hydra.sweeper.pruner.n_startup_trials=1",
+        "hydra.sweeper.pruner.n_warmup_steps=0", "trainer.max_epochs=6", *SHORT[1:],
+    )  # fmt: skip
+    study = optuna.load_study(study_name="train", storage=f"sqlite:///{project}/logs/optuna.db")
+    states = [trial.state for trial in study.trials]
+    pruned = states.count(optuna.trial.TrialState.PRUNED)
+    assert pruned >= 1
+    assert pruned + states.count(optuna.trial.TrialState.COMPLETE) == trials
+    assert optuna.trial.TrialState.FAIL not in states
+    sweep = latest_sweep(project)
+    statuses = [job["status"] for job in read_csv(sweep / "summary.csv")]
+    assert statuses.count("pruned") == pruned
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert results["pruned_trials"] == pruned
