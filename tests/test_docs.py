@@ -61,18 +61,62 @@ def test_every_page_is_in_the_nav():
     assert in_nav - pages == set(), "nav entries without a page"
 
 
-def test_anatomy_shows_the_code_a_project_gets(site, tmp_path):
+def render(target: Path, **answers) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DirtyLocalWarning: uncommitted changes are used
-        run_copy(str(ROOT), tmp_path / "p", defaults=True, unsafe=False, vcs_ref="HEAD", quiet=True)
-    datamodule = (tmp_path / "p/my_project/data/datamodule.py").read_text().splitlines()
-    ligmod = (tmp_path / "p/my_project/models/ligmod.py").read_text().splitlines()
+        run_copy(
+            str(ROOT), target, data=answers, defaults=True, unsafe=False, vcs_ref="HEAD", quiet=True
+        )
+    return target
+
+
+def first_line(path: Path, start: str) -> str:
+    """The first line of `path` that starts with `start` (leading spaces ignored), stripped."""
+    return next(
+        line.strip() for line in path.read_text().splitlines() if line.strip().startswith(start)
+    )
+
+
+def test_anatomy_shows_the_code_a_project_gets(site, tmp_path):
+    project = render(tmp_path / "p") / "my_project"
     expected = [
-        next(line for line in datamodule if line.startswith("class DataModule(")),
-        next(line.strip() for line in datamodule if line.strip().startswith("def setup(")),
-        next(line.strip() for line in ligmod if line.strip().startswith("def model_step(")),
+        first_line(project / "data/datamodule.py", "class DataModule("),
+        first_line(project / "data/datamodule.py", "def setup("),
+        first_line(project / "models/ligmod.py", "class LigMod("),
+        first_line(project / "models/ligmod.py", "def model_step("),
+        # The default project's task file: the loss, metrics and predictions of its task.
+        first_line(project / "models/binary.py", "class BinaryClassifier("),
+        first_line(project / "models/binary.py", "def score("),
+        first_line(project / "models/build.py", "def build_model("),
     ]
     text = page_text(site, "anatomy")
     for line in expected:
         assert line in text, f"anatomy page lacks {line!r} from the rendered project"
+    assert "{% include" not in text, "a directive was left unexpanded"
+
+
+def test_questions_show_each_task_class(site, tmp_path):
+    """The task_type tabs show the class each task's project really gets."""
+    text = page_text(site, "questions")
+    for task, name in [
+        ("binary", "BinaryClassifier"),
+        ("multiclass", "MulticlassClassifier"),
+        ("regression", "Regressor"),
+    ]:
+        task_file = render(tmp_path / task, task_type=task) / f"my_project/models/{task}.py"
+        for start in (f"class {name}(", "TASK = ", "def init_task("):
+            line = first_line(task_file, start)
+            assert line in text, f"questions page lacks {line!r} of the {task} project"
+    assert "{% include" not in text, "a directive was left unexpanded"
+
+
+def test_own_data_page_shows_the_data_config(site, tmp_path):
+    project = render(tmp_path / "p")
+    text = page_text(site, "own-data")
+    for key in ("min_category_count:", "missing:", "class_weights:", "sep:", "decimal:"):
+        assert first_line(project / "config/data/data.yaml", key) in text
+    assert (
+        first_line(project / "my_project/models/components/simpledense.py", "def embedding_size(")
+        in text
+    )
     assert "{% include" not in text, "a directive was left unexpanded"
