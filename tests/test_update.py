@@ -255,3 +255,38 @@ def test_update_from_each_release_to_head(tmp_path, version):
     assert not list(project.rglob("*.rej"))
     assert "<<<<<<<" not in (project / "main.py").read_text()
     run_ok(project, "main.py", "--cfg", "job")
+
+
+def test_package_rename_is_refused_before_anything_changes(template, tmp_path):
+    project = copy_project(template, tmp_path / "project")
+    user_edits(project)
+    (project / "my_project" / "features.py").write_text("TUNED = True\n")
+    commit_all(project, "our edits")
+    before = git(project, "rev-parse", "HEAD")
+    with pytest.raises(ValueError, match="cannot rename the package \\(my_project -> tumour\\)"):
+        update_project(project, vcs_ref="1.0.0", package_name="tumour")
+    assert git(project, "status", "--porcelain") == "", "the refused update changed files"
+    assert git(project, "rev-parse", "HEAD") == before
+    assert "# tuned by us" in (project / "my_project/models/ligmod.py").read_text()
+    assert not (project / "tumour").exists()
+
+
+def test_package_renamed_by_hand_as_the_message_says_then_updates(template, tmp_path):
+    project = copy_project(template, tmp_path / "project")
+    user_edits(project)
+    commit_all(project, "our edits")
+    git(project, "mv", "my_project", "tumour")
+    for path in project.rglob("*"):
+        if (
+            path.is_file()
+            and ".git" not in path.parts
+            and path.suffix in {".py", ".yaml", ".yml", ".toml", ".md"}
+        ):
+            path.write_text(path.read_text().replace("my_project", "tumour"))
+    answers = project / ".copier-answers.yml"
+    assert 'rendered_package_name: "tumour"' in answers.read_text()  # replaced above
+    commit_all(project, "rename the package")
+    update_project(project, vcs_ref="1.0.0")
+    assert "# tuned by us" in (project / "tumour/models/ligmod.py").read_text()
+    assert not (project / "my_project").exists()
+    run_ok(project, "main.py", "--cfg", "job")
