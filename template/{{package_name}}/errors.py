@@ -9,5 +9,13 @@ class UserError(Exception):
     """A bad input (data file, config value) found before any training starts."""
 
 
+def older_checkpoint(what: str) -> UserError:
+    """The error for a checkpoint written before the project's current format."""
+    return UserError(
+        f"the checkpoint has no {what}: it was written by an older version of this project, "
+        f"whose data handling differs; train a new model (python main.py) and use its checkpoint."
+    )
+
+
 class LossNotFinite(Exception):
     """The loss became NaN or infinite during training; the run stops rather than go on."""

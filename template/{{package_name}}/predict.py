@@ -8,11 +8,18 @@ import torch
 from .data.preprocessing import Preprocessor
 from .data.table import read_table
 from .data.target import Target
-from .errors import UserError
+from .errors import UserError, older_checkpoint
 from .models.ligmod import LigMod
 
 
-def predict(ckpt_path: str, input_path: str, output_path: str, batch_size: int) -> int:
+def predict(
+    ckpt_path: str,
+    input_path: str,
+    output_path: str,
+    batch_size: int,
+    sep: str | None = None,
+    decimal: str | None = None,
+) -> int:
     """Write `input_path`'s rows with prediction columns to `output_path`; return the count.
 
     The rows are taken as they are: text categories, blanks, categories never seen in
@@ -24,10 +31,12 @@ def predict(ckpt_path: str, input_path: str, output_path: str, batch_size: int) 
         raise UserError(f"ckpt_path: no file at {Path(ckpt_path).resolve()}.")
     checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     model = LigMod.from_checkpoint(checkpoint)
+    if "preprocessor" not in checkpoint["DataModule"]:
+        raise older_checkpoint("preprocessing state")
     preprocessor = Preprocessor(checkpoint["DataModule"]["preprocessor"])
     target = Target(**checkpoint["DataModule"]["target"])
 
-    rows = read_table(Path(input_path))
+    rows = read_table(Path(input_path), sep, decimal)
     numbers, categories = preprocessor.transform(rows)
     with torch.inference_mode():
         parts = [

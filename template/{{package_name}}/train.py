@@ -91,10 +91,10 @@ def report_columns(datamodule, output_dir: Path) -> None:
     print_columns(rows)
     save_columns(rows, output_dir / "columns.csv")
     for role in datamodule.preprocessor.roles:
-        if role.warn:
+        if role.keep_with:
             log.warning(
-                f"Left out column {role.column!r} ({role.reason}); to use it, add "
-                f"data.categorical=[{role.column}] or data.numeric=[{role.column}]."
+                f"Left out column {role.column!r} ({role.reason}); to use it anyway, add "
+                f"{role.keep_with}=[{role.column}]."
             )
 
 

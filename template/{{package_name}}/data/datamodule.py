@@ -17,7 +17,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
-from ..errors import UserError
+from ..errors import UserError, older_checkpoint
 from .preprocessing import Preprocessor
 from .roles import infer_roles
 from .split import fold_rows, split_rows, split_sizes
@@ -147,6 +147,8 @@ class DataModule(LightningDataModule):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Adopt a checkpoint's preprocessing and classes, redoing data already loaded."""
+        if "preprocessor" not in state_dict:
+            raise older_checkpoint("preprocessing state")
         if self.data_train is not None and state_dict == self.state_dict():
             return  # e.g. testing this run's best checkpoint: the data is ready
         self.preprocessor = Preprocessor(state_dict["preprocessor"])

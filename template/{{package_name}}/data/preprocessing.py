@@ -47,18 +47,20 @@ class Preprocessor:
         for role in roles:
             if role.role not in (NUMERIC, DATE):
                 continue
-            for name, values in numeric_inputs(train, role):
+            for part, (name, values) in enumerate(numeric_inputs(train, role)):
                 blank = np.isnan(values)
-                filled = np.where(blank, np.nanmedian(values) if not blank.all() else 0.0, values)
+                median = float(np.nanmedian(values)) if not blank.all() else 0.0
+                filled = np.where(blank, median, values)
                 std = float(filled.std())
                 numeric.append(
                     {
                         "name": name,
                         "column": role.column,
-                        "median": float(np.nanmedian(values)) if not blank.all() else 0.0,
+                        "median": median,
                         "mean": float(filled.mean()),
                         "std": std if std > 0 else 1.0,
-                        "blank_input": bool(blank.any()),
+                        # One "was blank" input per column: a date's parts are blank together.
+                        "blank_input": bool(blank.any()) and part == 0,
                     }
                 )
         categorical = []
@@ -83,7 +85,9 @@ class Preprocessor:
         rows = []
         for role in self.roles:
             done = role.reason
-            if role.column in blanks:
+            if role.column in blanks and role.role == DATE:
+                done += "; blanks: training medians + a was-blank input"
+            elif role.column in blanks:
                 median = blanks[role.column]["median"]
                 done += f"; blanks: training median {median:g} + a was-blank input"
             if role.column in kept:

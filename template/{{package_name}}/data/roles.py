@@ -42,8 +42,8 @@ class Role:
     role: str
     reason: str
     date_format: str | None = None
-    # Left out by the guess, not by an option: the run warns and says how to keep it.
-    warn: bool = False
+    # Left out by the guess, not by an option: the option that keeps it (the run warns).
+    keep_with: str | None = None
 
     @property
     def used(self) -> bool:
@@ -112,6 +112,13 @@ def check_names(
             )
         if target in names and option != "data.drop":
             raise UserError(f"{option} lists the target {target!r}; remove it from there.")
+    if features is not None:
+        outside = [name for name in [*categorical, *numeric] if name not in features]
+        if outside:
+            raise UserError(
+                f"column(s) {', '.join(outside)} are in data.categorical or data.numeric but "
+                f"not in data.features, which keeps only its own columns; add them there."
+            )
     both = sorted(set(categorical) & set(numeric))
     if both:
         raise UserError(
@@ -125,30 +132,33 @@ def check_names(
 def guess_role(column: pd.Series, name: str) -> Role:
     values = column.dropna()
     if values.empty:
-        return Role(name, LEFT_OUT, "only blanks", warn=True)
+        return Role(name, LEFT_OUT, "only blanks", keep_with="data.numeric")
     if pd.api.types.is_bool_dtype(column):
         return Role(name, CATEGORICAL, "true/false values")
     if pd.api.types.is_numeric_dtype(column):
         distinct = values.nunique()
         if distinct == 1:
-            return Role(name, LEFT_OUT, f"one value only ({values.iloc[0]})", warn=True)
+            reason = f"one value only ({values.iloc[0]})"
+            return Role(name, LEFT_OUT, reason, keep_with="data.numeric")
         whole = pd.api.types.is_integer_dtype(values) or bool((values % 1 == 0).all())
         if whole and distinct == len(values) and ID_NAME.search(name):
-            return Role(name, LEFT_OUT, "an ID: a distinct whole number per row", warn=True)
+            reason = "an ID: a distinct whole number per row"
+            return Role(name, LEFT_OUT, reason, keep_with="data.numeric")
         return Role(name, NUMERIC, "numbers")
     text = values.astype(str).str.strip()
     text = text[text != ""]
     if text.empty:
-        return Role(name, LEFT_OUT, "only blanks", warn=True)
+        return Role(name, LEFT_OUT, "only blanks", keep_with="data.categorical")
     date_format = date_format_of(text)
     if date_format:
         return Role(name, DATE, "dates: year, month, day of week, day of year", date_format)
     distinct = text.nunique()
     if distinct == 1:
-        return Role(name, LEFT_OUT, f"one value only ({text.iloc[0]!r})", warn=True)
+        reason = f"one value only ({text.iloc[0]!r})"
+        return Role(name, LEFT_OUT, reason, keep_with="data.categorical")
     if len(text) >= ID_MIN_ROWS and distinct >= ID_SHARE * len(text):
         reason = f"an ID or free text: {distinct} distinct values in {len(text)} rows"
-        return Role(name, LEFT_OUT, reason, warn=True)
+        return Role(name, LEFT_OUT, reason, keep_with="data.categorical")
     return Role(name, CATEGORICAL, f"text, {distinct} distinct values")
 
 
@@ -157,10 +167,17 @@ def date_format_of(text: pd.Series) -> str | None:
     sample = text.iloc[:1000]
     if not sample.str.match(DATE_SHAPE).all():
         return None
-    fmt = guess_datetime_format(sample.iloc[0])
-    if fmt is None or pd.to_datetime(sample, format=fmt, errors="coerce").isna().any():
-        return None
-    return fmt
+    # Month first where both readings work (01/02/2012 is January 2nd); day first where
+    # only it does (25/12/2012).
+    guesses = (
+        guess_datetime_format(value, dayfirst=dayfirst)
+        for value in sample.iloc[:20]
+        for dayfirst in (False, True)
+    )
+    for fmt in dict.fromkeys(g for g in guesses if g):
+        if pd.to_datetime(sample, format=fmt, errors="coerce").notna().all():
+            return fmt
+    return None
 
 
 def numbers_or_error(

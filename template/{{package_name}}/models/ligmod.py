@@ -12,7 +12,7 @@ import torch
 from lightning import LightningModule
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection, MinMetric
 
-from ..errors import LossNotFinite
+from ..errors import LossNotFinite, older_checkpoint
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -99,6 +99,8 @@ class LigMod(LightningModule):
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "LigMod":
         """The trained model of a checkpoint loaded with torch.load, in eval mode."""
+        if "model_class" not in checkpoint:
+            raise older_checkpoint("model class")
         model_class = hydra.utils.get_class(checkpoint["model_class"])
         model = model_class(**checkpoint["hyper_parameters"])
         model.load_state_dict(checkpoint["state_dict"])

@@ -90,9 +90,7 @@ def print_grouped(grouped: list[dict[str, Any]]) -> None:
     settings = [
         k
         for k in grouped[0]
-        if k != "n"
-        and not k.endswith((" mean", " std"))
-        and len({row[k] for row in grouped}) > 1
+        if k != "n" and not k.endswith((" mean", " std")) and len({row[k] for row in grouped}) > 1
     ]
     table = Table(title="Test metrics, mean ± std per configuration", header_style="bold")
     for column in settings:
