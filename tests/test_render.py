@@ -34,6 +34,7 @@ def test_variant_renders_only_what_its_answers_need(rendered, answers):
     logger = answers["logger"]
     logger_files = sorted(p.stem for p in (project / "config" / "logger").glob("*.yaml"))
     assert logger_files == ([] if logger == "none" else [logger])
+    assert (project / "config" / "logger").is_dir() == (logger != "none"), "empty folder"
     config = yaml.safe_load((project / "config" / "config.yaml").read_text())
     assert {"logger": None if logger == "none" else logger} in config["defaults"]
     assert {"experiment": None} in config["defaults"] and {"debug": None} in config["defaults"]

@@ -92,8 +92,11 @@ def test_regression_target_must_be_numeric(tmp_path):
 
 def test_failed_run_is_marked_failed_in_mlflow_and_says_where_its_logs_are(project):
     result = run(project, "main.py", "model.optimizer.lr=-1", "print_config=false")
-    assert result.returncode != 0
-    assert "Run failed; its log and checkpoints are in" in result.stderr + result.stdout
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: Run failed; its log and checkpoints are in "), last
+    assert "Invalid learning rate" in result.stderr, "the cause is shown above it"
+    assert "HYDRA_FULL_ERROR" not in result.stderr
     with sqlite3.connect(project / "logs" / "mlflow.db") as db:
         statuses = [status for (status,) in db.execute("select status from runs")]
     assert statuses == ["FAILED"]

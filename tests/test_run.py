@@ -232,3 +232,26 @@ def test_loss_that_turns_nan_stops_the_run_with_one_line(rendered):
     assert last.startswith("Error: the ") and "loss became nan" in last
     assert "model.optimizer.lr=1e+30" in last and "lower it" in last
     assert "Run failed; its log and checkpoints are in" in result.stderr + result.stdout
+
+
+def test_no_callbacks_writes_nothing_outside_the_run_and_a_drawn_seed_is_logged(rendered):
+    """callbacks=none means no checkpoint anywhere (not Lightning's default one beside the
+    logger's files); seed=null draws a seed, uses it, prints and logs it."""
+    project = rendered(logger="mlflow", net_size="medium")
+    before = {p for p in project.rglob("*") if p.is_file()}
+    result = run_ok(project, "main.py", "callbacks=none", "seed=null", "trainer.max_epochs=2")
+    new = {p.relative_to(project) for p in project.rglob("*") if p.is_file()} - {
+        p.relative_to(project) for p in before
+    }
+    run_dir = only(list((project / "logs" / "runs").iterdir())).relative_to(project)
+    shared = {Path("logs/mlflow.db"), Path("logs/mlflow-artifacts")}  # the logger's store
+    outside = [p for p in new if run_dir not in p.parents and not {p, *p.parents} & shared]
+    assert not outside, outside
+    assert not [p for p in new if p.suffix == ".ckpt"]
+    assert "No checkpoint was saved" in result.stdout + result.stderr
+    (seed,) = re.findall(
+        r"Drew seed (\d+); repeat this run with seed=\1", result.stdout + result.stderr
+    )
+    with sqlite3.connect(project / "logs" / "mlflow.db") as db:
+        params = dict(db.execute("select key, value from params").fetchall())
+    assert params["seed"] == seed

@@ -76,3 +76,19 @@ def test_evaluate_reproduces_test_metrics_and_predict_writes_every_row(tmp_path)
     assert lines[0].endswith("predicted_label,predicted_probability") and len(lines) == 26
     assert {line.split(",")[-2] for line in lines[1:]} <= {"Adelie", "Chinstrap", "Gentoo"}
     assert not list(project.glob("predictions.csv")) and not list(project.glob("outputs"))
+
+
+def test_ddp_tests_on_the_exact_test_set(project):
+    """Two processes test the same rows as one (85 rows; DistributedSampler would pad to 86)."""
+    run_ok(project, "main.py", "trainer.max_epochs=2", "print_config=false")
+    (best,) = project.glob("logs/runs/*/checkpoints/epoch_*.ckpt")
+    metrics = {}
+    for trainer in ("default", "ddp_sim"):
+        before = set(project.glob("logs/runs/*/metrics.json"))
+        run_ok(project, "main.py", "train=false", f"ckpt_path={best}", f"trainer={trainer}",
+               "print_config=false")  # fmt: skip
+        (new,) = set(project.glob("logs/runs/*/metrics.json")) - before
+        metrics[trainer] = json.loads(new.read_text())
+    for key, value in metrics["default"].items():
+        if key.startswith(("test/", "baseline/")):
+            assert abs(metrics["ddp_sim"][key] - value) <= 1e-5, key

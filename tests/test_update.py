@@ -136,6 +136,14 @@ def test_update_applies_template_changes_and_keeps_user_edits(template, tmp_path
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_commit"] == "1.1.0"
 
+    # The recovery docs/updating.md gives returns to the last commit, conflicts and all.
+    recovery = "git reset --hard && git clean -fd"
+    assert recovery in (TEMPLATE / "docs" / "updating.md").read_text()
+    subprocess.run(recovery, shell=True, cwd=project, check=True, capture_output=True)
+    assert git(project, "status", "--porcelain") == ""
+    assert "<<<<<<<" not in (project / "config/model/model.yaml").read_text()
+    assert not (project / "CONTRIBUTING.md").exists()
+
 
 def test_update_without_conflicts_equals_fresh_render_plus_user_edits(template, tmp_path):
     project = edited_project_updated_to_b(

@@ -1,13 +1,14 @@
 """One run: build everything from the config, fit, then test the best checkpoint."""
 
 import json
+import random
 from pathlib import Path
 
 import hydra
 import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .data.roles import print_columns, save_columns
 from .errors import UserError
@@ -44,11 +45,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # the network's inputs follow the table's columns.
     datamodule.prepare_data()
     datamodule.setup("fit")
+    if cfg.get("seed") is None:  # seed=null: draw one, so the run can be repeated
+        with open_dict(cfg):
+            cfg.seed = random.SystemRandom().randrange(2**31)
+        log.info(f"Drew seed {cfg.seed}; repeat this run with seed={cfg.seed}.")
     if cfg.get("print_config"):
         print_config_tree(cfg)
     report_columns(datamodule, Path(cfg.paths.output_dir))
-    if cfg.get("seed") is not None:
-        L.seed_everything(cfg.seed, workers=True)
+    L.seed_everything(cfg.seed, workers=True)
     model = build_model(cfg.model, datamodule)
 
     callbacks_cfg = cfg.get("callbacks")

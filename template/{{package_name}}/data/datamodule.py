@@ -9,13 +9,14 @@ small model's training loop as fast as a hand-written one.
 
 import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from lightning import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..errors import UserError, older_checkpoint
 from .preprocessing import Preprocessor
@@ -47,6 +48,17 @@ class InMemoryDataset(Dataset):
         """Called by the DataLoader with a batch's indices: one gather per tensor."""
         index = torch.as_tensor(indices)
         return self.numbers[index], self.categories[index], self.targets[index]
+
+
+class ExactShares(DistributedSampler):
+    """Each process's share of the rows, without the repeated rows DistributedSampler adds
+    to even out the shares: under DDP the test metrics are those of the exact test set."""
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, len(self.dataset), self.num_replicas))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.dataset), self.num_replicas))
 
 
 def keep_batch(batch: Batch) -> Batch:
@@ -139,7 +151,12 @@ class DataModule(LightningDataModule):
         return self._loader(self.data_val, shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.data_test, shuffle=False)
+        sampler = None
+        if self.trainer is not None and self.trainer.world_size > 1:
+            sampler = ExactShares(
+                self.data_test, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank
+            )
+        return self._loader(self.data_test, shuffle=False, sampler=sampler)
 
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint needs to turn raw rows into model inputs and outputs into labels."""
@@ -195,12 +212,17 @@ class DataModule(LightningDataModule):
         return frame
 
     def _loader(
-        self, dataset: InMemoryDataset | None, shuffle: bool, drop_last: bool = False
+        self,
+        dataset: InMemoryDataset | None,
+        shuffle: bool,
+        drop_last: bool = False,
+        sampler: DistributedSampler | None = None,
     ) -> DataLoader:
         return DataLoader(
             dataset=dataset,
             batch_size=self.hparams.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             drop_last=drop_last,
             collate_fn=keep_batch,
             num_workers=self.hparams.num_workers,
