@@ -1,7 +1,7 @@
 """Benchmark a project rendered from this template, and check it against its targets.
 
-    .venv/bin/python benchmarks/run.py            # full run (about 15 minutes on 2 cores)
-    .venv/bin/python benchmarks/run.py --quick    # fewer repetitions (about 3 minutes)
+    .venv/bin/python benchmarks/run.py            # full run (about 6 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick    # fewer repetitions, smaller data
     .venv/bin/python benchmarks/run.py --smoke    # every contender once, tiny (about 1 minute)
 
 Renders a fresh default project with Copier into a temporary folder, then measures:
