@@ -1,10 +1,12 @@
 """A hand-written PyTorch training loop: the baseline the generated project is held to.
 
-TensorDataset + DataLoader(shuffle=True), the project's SimpleDenseNet, Adam, and
-BCEWithLogitsLoss; no metrics, no logging, no validation. run.py imports `train` and
-times it in-process; run as a script, it is the memory baseline: it reads a CSV the
-way a person would with pandas, splits and standardises it like the project's
-DataModule, trains, tests, and prints a JSON line. It imports torch and pandas only.
+TensorDataset + DataLoader(shuffle=True), the project's SimpleDenseNet (numbers and
+category indices in, one logit out), Adam, and BCEWithLogitsLoss; no metrics, no
+logging, no validation. run.py imports `train` and times it in-process on the project's
+own preprocessed tensors; run as a script, it is the memory baseline: it reads a
+numeric CSV the way a person would with pandas, splits and standardises it like the
+project's DataModule, trains, tests, and prints a JSON line. It imports torch and
+pandas only.
 
     python benchmarks/hand_loop.py --project DIR --csv DIR/data/breast_cancer.csv \
         --target diagnosis --epochs 5
@@ -23,9 +25,30 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 
+def dataset_tensors(
+    numbers: torch.Tensor, categories: torch.Tensor, targets: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """What the DataLoader serves. A table without categorical columns has an empty
+    category tensor: it is left out, so the row-by-row collate of TensorDataset does not
+    index and stack it for every row and the baseline stays as fast as it can be."""
+    if categories.shape[1] == 0:
+        return numbers, targets
+    return numbers, categories, targets
+
+
+def unpack(batch: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(numbers, categories, targets) of a batch served from `dataset_tensors`."""
+    if len(batch) == 2:
+        numbers, targets = batch
+        return numbers, numbers.new_empty((len(numbers), 0), dtype=torch.long), targets
+    numbers, categories, targets = batch
+    return numbers, categories, targets
+
+
 def train(
     net: torch.nn.Module,
-    features: torch.Tensor,
+    numbers: torch.Tensor,
+    categories: torch.Tensor,
     targets: torch.Tensor,
     *,
     batch_size: int,
@@ -34,16 +57,18 @@ def train(
     epochs: int,
 ) -> tuple[list[float], list[float]]:
     """Train `net` for `epochs` epochs; return each epoch's wall and CPU seconds."""
-    loader = DataLoader(TensorDataset(features, targets), batch_size=batch_size, shuffle=True)
+    tensors = dataset_tensors(numbers, categories, targets)
+    loader = DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=True)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     criterion = torch.nn.BCEWithLogitsLoss()
     times, cpu_times = [], []
     net.train()
     for _ in range(epochs):
         start, cpu_start = time.perf_counter(), time.process_time()
-        for x, y in loader:
+        for batch in loader:
+            x, c, y = unpack(batch)
             optimizer.zero_grad()
-            loss = criterion(net(x).squeeze(-1), y.float())
+            loss = criterion(net(x, c).squeeze(-1), y.float())
             loss.backward()
             optimizer.step()
         times.append(time.perf_counter() - start)
@@ -52,10 +77,12 @@ def train(
 
 
 @torch.no_grad()
-def accuracy(net: torch.nn.Module, features: torch.Tensor, targets: torch.Tensor) -> float:
+def accuracy(
+    net: torch.nn.Module, numbers: torch.Tensor, categories: torch.Tensor, targets: torch.Tensor
+) -> float:
     was_training = net.training
     net.eval()
-    preds = (net(features).squeeze(-1) > 0).long()
+    preds = (net(numbers, categories).squeeze(-1) > 0).long()
     net.train(was_training)
     return (preds == targets).float().mean().item()
 
@@ -92,10 +119,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     features = (features - mean) / torch.where(std > 0, std, torch.ones_like(std))
 
     torch.manual_seed(args.seed)
-    net = dense.SimpleDenseNet(input_size=features.shape[1], hidden_sizes=args.hidden)
+    # A numeric table: no categorical columns, so no embeddings.
+    categories = torch.empty((n, 0), dtype=torch.long)
+    net = dense.SimpleDenseNet(
+        numeric_features=features.shape[1], category_sizes=[], hidden_sizes=args.hidden
+    )
     times, _ = train(
         net,
         features[train_idx],
+        categories[train_idx],
         targets[train_idx],
         batch_size=args.batch_size,
         lr=args.lr,
@@ -105,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     result = {
         "epochs": args.epochs,
         "seconds": sum(times),
-        "test_acc": accuracy(net, features[test_idx], targets[test_idx]),
+        "test_acc": accuracy(net, features[test_idx], categories[test_idx], targets[test_idx]),
         "torch_imported": "torch" in sys.modules,
         "lightning_imported": "lightning" in sys.modules,
     }

@@ -23,8 +23,8 @@ class FloorModule(LightningModule):
         self.criterion = torch.nn.BCEWithLogitsLoss()
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x, y = batch
-        return self.criterion(self.net(x).squeeze(-1), y.float())
+        numbers, categories, targets = batch
+        return self.criterion(self.net(numbers, categories).squeeze(-1), targets.float())
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(params=self.parameters())

@@ -1,7 +1,8 @@
 """Benchmark a project rendered from this template, and check it against its targets.
 
-    .venv/bin/python benchmarks/run.py            # full run (about 5 minutes on 2 cores)
-    .venv/bin/python benchmarks/run.py --quick    # smoke run (about 2 minutes)
+    .venv/bin/python benchmarks/run.py            # full run (about 6 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick    # fewer repetitions, smaller data
+    .venv/bin/python benchmarks/run.py --smoke    # every contender once, tiny (about 1 minute)
 
 Renders a fresh default project with Copier into a temporary folder, then measures:
 
@@ -11,10 +12,13 @@ Renders a fresh default project with Copier into a temporary folder, then measur
 2. start-up: `main.py --help`, `main.py --cfg job` and the time to the first training
    step of `main.py`, against `python -c "import lightning"`;
 3. the time of `copier copy --defaults`;
-4. peak memory of a default training run against the hand-written loop.
+4. peak memory of a default training run against the hand-written loop;
+5. scale (benchmarks/scale.py): a 1,000,000-row table with blanks and text categories
+   through `pandas.read_csv`, the project's data path and `main.py` to the first step.
 
-Prints a table and writes benchmarks/results.json (results-quick.json with --quick).
-See docs/performance.md for what each number means.
+Prints a table and writes benchmarks/results.json (results-quick.json with --quick,
+results-smoke.json with --smoke). `--smoke` only checks that every benchmark still runs:
+its numbers mean nothing. See docs/performance.md for what each number means.
 """
 
 from __future__ import annotations
@@ -52,10 +56,15 @@ class Settings:
     reps: int = 5  # throughput repetitions per contender and batch size
     epochs: int = 4  # per throughput run; the first is excluded as warm-up
     large_batch: int = 256
-    startup_reps: int = 5  # after one discarded warm-up run
-    render_reps: int = 5  # after one discarded warm-up run
+    startup_reps: int = 5  # after `warmups` discarded runs
+    render_reps: int = 5  # after `warmups` discarded runs
+    warmups: int = 1
+    # The first run of a fresh project, which creates logs/mlflow.db, reported apart.
+    cold_start: bool = True
     memory_reps: int = 2  # peak RSS varies by < 1 MiB run to run
     memory_epochs: int = 5
+    scale_rows: int = 1_000_000  # benchmarks/scale.py
+    scale_reps: int = 3
     # torch intra-op threads for the in-process throughput runs (0: torch's default).
     # One thread: on a shared 2-core machine, torch's 2-thread default stalls at every
     # parallel op whenever another process holds a core (see docs/performance.md).
@@ -71,6 +80,25 @@ class Settings:
             render_reps=2,
             memory_reps=1,
             memory_epochs=1,
+            scale_rows=200_000,
+            scale_reps=1,
+        )
+
+    @classmethod
+    def smoke(cls) -> Settings:
+        """Every contender once on tiny data: proves the benchmarks run, measures nothing."""
+        return cls(
+            rows=2_000,
+            reps=1,
+            epochs=2,
+            startup_reps=1,
+            render_reps=1,
+            warmups=0,
+            cold_start=False,
+            memory_reps=1,
+            memory_epochs=1,
+            scale_rows=20_000,
+            scale_reps=1,
         )
 
 
@@ -163,9 +191,9 @@ def template_state(project: Path) -> dict[str, Any]:
 
 
 def bench_render(work: Path, s: Settings, report: Report) -> None:
-    log(f"render: copier copy --defaults, 1 warm-up + {s.render_reps} timed")
+    log(f"render: copier copy --defaults, {s.warmups} warm-up + {s.render_reps} timed")
     times = []
-    for i in range(s.render_reps + 1):
+    for i in range(s.render_reps + s.warmups):
         dst = work / f"render-{i}"
         start = time.perf_counter()
         subprocess.run(
@@ -183,7 +211,7 @@ def bench_render(work: Path, s: Settings, report: Report) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        if i:
+        if i >= s.warmups:
             times.append(time.perf_counter() - start)
         shutil.rmtree(dst)
     value = median(times)
@@ -257,8 +285,10 @@ def time_to_first_step(project: Path, work: Path, *overrides: str) -> dict[str, 
 
 
 def bench_startup(project: Path, work: Path, s: Settings, report: Report) -> None:
-    log("start-up: first `python main.py` in the fresh project (creates logs/mlflow.db)")
-    cold = time_to_first_step(project, work)
+    cold = None
+    if s.cold_start:
+        log("start-up: first `python main.py` in the fresh project (creates logs/mlflow.db)")
+        cold = time_to_first_step(project, work)
     commands = {
         # The floor as a user types it; its wall time includes interpreter teardown.
         "import_lightning": [PYTHON, "-c", "import lightning"],
@@ -269,22 +299,22 @@ def bench_startup(project: Path, work: Path, s: Settings, report: Report) -> Non
         "cfg_job": [PYTHON, "main.py", "--cfg", "job"],
     }
     log(
-        f"start-up: 1 warm-up + {s.startup_reps} timed rounds of import lightning, --help, "
-        "--cfg job, first step (MLflow, CSVLogger)"
+        f"start-up: {s.warmups} warm-up + {s.startup_reps} timed rounds of import lightning, "
+        "--help, --cfg job, first step (MLflow, CSVLogger)"
     )
     names = [*commands, "first_step", "first_step_csv_logger"]
     wall: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     stages: list[dict[str, float]] = []
-    for i in range(s.startup_reps + 1):
+    for i in range(s.startup_reps + s.warmups):
         for name, cmd in commands.items():
             child = run_child(cmd, project, work / f"{name}.log")
-            if i:
+            if i >= s.warmups:
                 wall[name].append(child.wall)
                 cpu[name].append(child.cpu)
         for name, overrides in (("first_step", ()), ("first_step_csv_logger", CSV_LOGGER)):
             marks = time_to_first_step(project, work, *overrides)
-            if i:
+            if i >= s.warmups:
                 wall[name].append(marks["first_batch"])
                 cpu[name].append(marks["cpu"])
                 if name == "first_step":
@@ -336,7 +366,9 @@ def bench_startup(project: Path, work: Path, s: Settings, report: Report) -> Non
         ),
         Check(
             "  same, first run of a fresh project (creates logs/mlflow.db)",
-            f"{cold['first_batch']:.2f} s (floor + {cold['first_batch'] - floor:.2f} s)",
+            f"{cold['first_batch']:.2f} s (floor + {cold['first_batch'] - floor:.2f} s)"
+            if cold
+            else "not measured",
             "",
             None,
         ),
@@ -492,10 +524,17 @@ class Throughput:
         # The data every contender trains on: the project's own split and scaling.
         datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
         datamodule.setup("fit")
-        self.x_train, self.y_train = datamodule.data_train.features, datamodule.data_train.targets
-        self.x_val, self.y_val = datamodule.data_val.features, datamodule.data_val.targets
-        self.classes = datamodule.classes
+        train, val = datamodule.data_train, datamodule.data_val
+        self.x_train, self.c_train, self.y_train = train.numbers, train.categories, train.targets
+        self.x_val, self.c_val, self.y_val = val.numbers, val.categories, val.targets
+        self.classes = datamodule.target.classes
         self.n_train = len(self.y_train)
+        # The network as models/build.py sizes it from the data (one logit: binary).
+        self.net_sizes = {
+            "numeric_features": datamodule.preprocessor.numeric_width,
+            "category_sizes": datamodule.preprocessor.category_sizes,
+            "output_size": datamodule.target.output_size,
+        }
         self.net_cfg = cfg.model.net
         self.optimizer_cfg = cfg.model.optimizer
 
@@ -509,7 +548,8 @@ class Throughput:
         with self.torch.no_grad():
             was = net.training
             net.eval()
-            acc = ((net(self.x_val).squeeze(-1) > 0).long() == self.y_val).float().mean().item()
+            logits = net(self.x_val, self.c_val).squeeze(-1)
+            acc = ((logits > 0).long() == self.y_val).float().mean().item()
             net.train(was)
         return acc
 
@@ -528,7 +568,7 @@ class Throughput:
     def tutorial(self, batch: int) -> tuple[list[float], list[float], float]:
         from tutorial_pattern import TutorialLigMod, row_loader
 
-        loader = row_loader(self.x_train, self.y_train, batch)
+        loader = row_loader(self.x_train, self.c_train, self.y_train, batch)
         return self._bare_module(TutorialLigMod, batch, train_dataloaders=loader)
 
     def floor(self, batch: int) -> tuple[list[float], list[float], float]:
@@ -547,9 +587,7 @@ class Throughput:
 
         cfg = self.compose(f"data.batch_size={batch}")
         L.seed_everything(cfg.seed, workers=True, verbose=False)
-        net = self.hydra.utils.instantiate(
-            self.net_cfg, input_size=self.x_train.shape[1], _convert_="all"
-        )
+        net = self.network()
         model = module_class(net=net, optimizer=self.hydra.utils.instantiate(self.optimizer_cfg))
         timer = EpochTimer()
         trainer = self.hydra.utils.instantiate(
@@ -563,12 +601,11 @@ class Throughput:
         import hand_loop
 
         self.torch.manual_seed(42)
-        net = self.hydra.utils.instantiate(
-            self.net_cfg, input_size=self.x_train.shape[1], _convert_="all"
-        )
+        net = self.network()
         times, cpu_times = hand_loop.train(
             net,
             self.x_train,
+            self.c_train,
             self.y_train,
             batch_size=batch,
             lr=self.optimizer_cfg.lr,
@@ -576,6 +613,10 @@ class Throughput:
             epochs=self.s.epochs,
         )
         return times, cpu_times, self.accuracy(net)
+
+    def network(self) -> Any:
+        """The project's SimpleDenseNet from its config, sized as models/build.py does."""
+        return self.hydra.utils.instantiate(self.net_cfg, **self.net_sizes, _convert_="all")
 
     def _check_steps(self, steps: list[int], batch: int) -> None:
         """Every contender must see every training row once per epoch."""
@@ -738,13 +779,52 @@ def table(checks: list[Check]) -> str:
     return "\n".join(lines)
 
 
+def bench_scale(project: Path, package: str, work: Path, s: Settings, report: Report) -> None:
+    import scale
+
+    results, checks = scale.bench_scale(project, package, work, s.scale_rows, s.scale_reps, log)
+    report.results["scale"] = results
+    report.checks += [Check(*check) for check in checks]
+    startup = report.results.get("startup")
+    if startup:  # the same command on the bundled data, timed in the start-up section
+        bundled = startup["median_wall"]["first_step_csv_logger"]
+        first = results["median_seconds"]["first_step"]
+        results["first_step_minus_bundled_data"] = first - bundled
+        report.checks.append(
+            Check(
+                "  same minus the run on the bundled data (start-up section, CSVLogger)",
+                f"+{first - bundled:.2f} s ({bundled:.2f} s on the bundled data)",
+                "",
+                None,
+            )
+        )
+
+
+SECTIONS = ("render", "startup", "memory", "throughput", "scale")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fast smoke run, fewer repetitions")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="fewer repetitions, smaller data")
+    size.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every contender once on tiny data: checks that the benchmarks run",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SECTIONS,
+        default=list(SECTIONS),
+        metavar="SECTION",
+        help=f"run only these sections ({', '.join(SECTIONS)})",
+    )
     parser.add_argument(
         "--out",
         type=Path,
-        help="JSON output (default benchmarks/results.json, or results-quick.json with --quick)",
+        help="JSON output (default benchmarks/results.json; results-quick.json with --quick, "
+        "results-smoke.json with --smoke, results-partial.json with --only)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument(
@@ -754,9 +834,12 @@ def main() -> int:
         help="torch threads for the throughput runs; 0 keeps torch's default (default: 1)",
     )
     args = parser.parse_args()
-    s = Settings.quick() if args.quick else Settings()
+    s = Settings.quick() if args.quick else Settings.smoke() if args.smoke else Settings()
     s.threads = args.threads
-    out = args.out or BENCH_DIR / ("results-quick.json" if args.quick else "results.json")
+    kind = "quick" if args.quick else "smoke" if args.smoke else "full"
+    partial = set(args.only) != set(SECTIONS)
+    default_out = "results.json" if kind == "full" else f"results-{kind}.json"
+    out = args.out or BENCH_DIR / ("results-partial.json" if partial else default_out)
     sys.path.insert(0, str(BENCH_DIR))
 
     started = time.perf_counter()
@@ -778,19 +861,22 @@ def main() -> int:
             "hidden_sizes": model_cfg["net"]["hidden_sizes"],
         }
         report.results["machine"] = machine_info()
-        report.results["settings"] = vars(s) | {"quick": args.quick}
+        report.results["settings"] = vars(s) | {"kind": kind, "sections": args.only}
         report.results["template"] = template_state(project)
         report.results["project_defaults"] = defaults
 
         load = report.results["load_average_1min"] = {"start": os.getloadavg()[0]}
-        bench_render(work, s, report)
-        load["after_render"] = os.getloadavg()[0]
-        bench_startup(project, work, s, report)
-        load["after_startup"] = os.getloadavg()[0]
-        bench_memory(project, package, work, s, report, defaults)
-        load["after_memory"] = os.getloadavg()[0]
-        bench_throughput(project, package, work, s, report)
-        load["after_throughput"] = os.getloadavg()[0]
+        sections = {
+            "render": lambda: bench_render(work, s, report),
+            "startup": lambda: bench_startup(project, work, s, report),
+            "memory": lambda: bench_memory(project, package, work, s, report, defaults),
+            "throughput": lambda: bench_throughput(project, package, work, s, report),
+            "scale": lambda: bench_scale(project, package, work, s, report),
+        }
+        for name, section in sections.items():
+            if name in args.only:
+                section()
+                load[f"after_{name}"] = os.getloadavg()[0]
     finally:
         if args.keep:
             log(f"kept {work}")
@@ -807,13 +893,22 @@ def main() -> int:
         f"lightning {m['lightning']}; template HEAD {t['head'][:10]}"
         + (" plus uncommitted template changes" if t["uncommitted_template_changes"] else "")
     )
-    tp = report.results["throughput"]
-    print(
-        f"Throughput: {tp['train_rows']} training rows x {s.features} features; validation "
-        f"off for all contenders; median samples/s over {s.reps} alternating reps of "
-        f"{s.epochs - 1} steady epochs (first epoch excluded); torch threads "
-        f"{tp['torch_threads']}."
-    )
+    if kind == "smoke":
+        print("Smoke run: every contender ran once on tiny data; the numbers mean nothing.")
+    tp = report.results.get("throughput")
+    if tp:
+        print(
+            f"Throughput: {tp['train_rows']} training rows x {s.features} features; validation "
+            f"off for all contenders; median samples/s over {s.reps} alternating reps of "
+            f"{s.epochs - 1} steady epochs (first epoch excluded); torch threads "
+            f"{tp['torch_threads']}."
+        )
+    sc = report.results.get("scale")
+    if sc:
+        print(
+            f"Scale: {sc['rows']:,} rows x {sc['columns']} columns ({sc['csv_mib']:.0f} MiB CSV); "
+            f"medians of {sc['reps']} alternating reps, each in a fresh process."
+        )
     print(
         "1-min load average (start, after each section): "
         + ", ".join(f"{v:.1f}" for v in report.results["load_average_1min"].values())

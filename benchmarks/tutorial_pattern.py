@@ -7,6 +7,10 @@ logs the metric object. Its bugs are not copied (2-logit CrossEntropy with a bin
 Accuracy, `pd.read`, ...): this is the same network, loss, optimizer and data as the
 generated project, so only the two patterns differ. Its data config also used
 num_workers=1 and pin_memory=True; the benchmark uses 0 and False for every contender.
+
+Rows are (numbers, targets), or (numbers, categories, targets) when the table has
+categorical columns: like the hand-written loop, it does not index an empty category
+tensor row by row (hand_loop.dataset_tensors), which would only slow it down.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from hand_loop import dataset_tensors, unpack
 from lightning import LightningModule
 from torch.utils.data import DataLoader, Dataset
 from torchmetrics import MeanMetric
@@ -24,21 +29,22 @@ from torchmetrics.classification.accuracy import Accuracy
 class RowDataset(Dataset):
     """One row per `__getitem__`; the DataLoader collates the rows of a batch."""
 
-    def __init__(self, features: torch.Tensor, targets: torch.Tensor) -> None:
-        self.features = features
-        self.targets = targets
+    def __init__(self, *tensors: torch.Tensor) -> None:
+        self.tensors = tensors
 
     def __len__(self) -> int:
-        return len(self.targets)
+        return len(self.tensors[-1])
 
-    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.features[idx], self.targets[idx]
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, ...]:
+        return tuple(tensor[idx] for tensor in self.tensors)
 
 
-def row_loader(features: torch.Tensor, targets: torch.Tensor, batch_size: int) -> DataLoader:
+def row_loader(
+    numbers: torch.Tensor, categories: torch.Tensor, targets: torch.Tensor, batch_size: int
+) -> DataLoader:
     """The tutorial's train_dataloader (with num_workers=0, pin_memory=False)."""
     return DataLoader(
-        dataset=RowDataset(features, targets),
+        dataset=RowDataset(*dataset_tensors(numbers, categories, targets)),
         batch_size=batch_size,
         num_workers=0,
         pin_memory=False,
@@ -67,16 +73,16 @@ class TutorialLigMod(LightningModule):
         self.val_loss = MeanMetric()
         self.test_loss = MeanMetric()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, numbers: torch.Tensor, categories: torch.Tensor) -> torch.Tensor:
+        return self.net(numbers, categories)
 
     def on_train_start(self) -> None:
         self.val_loss.reset()
         self.val_acc.reset()
 
     def model_step(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, y = batch
-        logits = self.forward(x).squeeze(-1)
+        x, c, y = unpack(batch)
+        logits = self.forward(x, c).squeeze(-1)
         loss = self.criterion(logits, y.float())
         preds = torch.sigmoid(logits)
         return loss, preds, y

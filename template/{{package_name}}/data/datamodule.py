@@ -129,8 +129,10 @@ class DataModule(LightningDataModule):
         if self.preprocessor is None:  # not restored from a checkpoint
             options = {name: as_list(hp[name]) for name in ("categorical", "numeric", "drop")}
             features = None if hp.features is None else as_list(hp.features)
-            roles = infer_roles(frame.iloc[train], hp.target, features, **options)
-            self.preprocessor = Preprocessor.fit(frame.iloc[train], roles, hp.min_category_count)
+            train_rows = frame.iloc[train]
+            roles = infer_roles(train_rows, hp.target, features, **options)
+            self.preprocessor = Preprocessor.fit(train_rows, roles, hp.min_category_count)
+            del train_rows  # a copy of the training rows: free it before transform
         if hp.class_weights == "balanced":
             self.loss_weights = self.target.loss_weights(targets[train])
         numbers, categories = self.preprocessor.transform(frame)

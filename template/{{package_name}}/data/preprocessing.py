@@ -22,6 +22,8 @@ from .roles import CATEGORICAL, DATE, NUMERIC, Role, numbers_or_error
 
 DATE_PARTS = ("year", "month", "day_of_week", "day_of_year")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Rows per block in `transform`: its buffer (inputs x rows, float32) stays small.
+BLOCK_ROWS = 16384
 BLANK = ""
 
 
@@ -120,20 +122,31 @@ class Preprocessor:
                 f"on; add them (blank values are allowed)."
             )
         rows = len(frame)
-        numbers = np.empty((rows, self.numeric_width), dtype=np.float32)
         by_name = {}
         for role in self.roles:
             if role.role in (NUMERIC, DATE):
                 by_name.update(numeric_inputs(frame, role))
-        blank_at = len(self.numeric)
-        for i, entry in enumerate(self.numeric):
-            values = by_name[entry["name"]]
-            blank = np.isnan(values)
-            filled = np.where(blank, entry["median"], values)
-            numbers[:, i] = (filled - entry["mean"]) / entry["std"]
-            if entry["blank_input"]:
-                numbers[:, blank_at] = blank
-                blank_at += 1
+        numbers = np.empty((rows, self.numeric_width), dtype=np.float32)
+        # The inputs are computed a block of rows at a time into a small (inputs x rows)
+        # buffer, written along its rows, then copied into `numbers` transposed in one
+        # operation: writing each input straight into a column of `numbers` strides
+        # across every row and takes twice as long on a million rows.
+        block = np.empty((self.numeric_width, min(rows, BLOCK_ROWS)), dtype=np.float32)
+        for start in range(0, rows, BLOCK_ROWS):
+            stop = min(start + BLOCK_ROWS, rows)
+            part = block[:, : stop - start]
+            blank_at = len(self.numeric)
+            for i, entry in enumerate(self.numeric):
+                values = by_name[entry["name"]][start:stop]
+                blank = np.isnan(values)
+                filled = np.where(blank, entry["median"], values)
+                filled -= entry["mean"]
+                filled /= entry["std"]
+                part[i] = filled
+                if entry["blank_input"]:
+                    part[blank_at] = blank
+                    blank_at += 1
+            numbers[start:stop] = part.T
         categories = np.empty((rows, len(self.categorical)), dtype=np.int64)
         for i, (entry, index) in enumerate(zip(self.categorical, self._index, strict=True)):
             categories[:, i] = category_indices(frame[entry["column"]], index)
