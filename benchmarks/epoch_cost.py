@@ -34,6 +34,8 @@ from typing import Any
 import torch
 
 HERE = Path(__file__).resolve().parent
+# One log folder for the whole process: the MLflow store stays open across runs.
+LOGS = Path(tempfile.mkdtemp(prefix="epoch-cost-"))
 
 
 def project_epochs(project: Path, epochs: int, *overrides: str) -> list[float]:
@@ -46,6 +48,7 @@ def project_epochs(project: Path, epochs: int, *overrides: str) -> list[float]:
         cfg = compose_config(
             Path(run_dir),
             [
+                f"paths.log_dir={LOGS}",
                 f"trainer.max_epochs={epochs}",
                 "test=false",
                 "print_config=false",

@@ -2,9 +2,13 @@
 
 Lightning's default writer stages the file in the system temp folder and moves it into
 place, which is a plain copy (interruptible half-way) when that folder is on another
-disk. Here the bytes go to a temporary file beside the target, are flushed to disk, and
-replace the target in one atomic rename: `last.ckpt` is always the previous or the new
-complete checkpoint.
+disk. Here the bytes go to a temporary file beside the target and replace the target in
+one atomic rename: when the process is killed, `last.ckpt` is always the previous or the
+new complete checkpoint.
+
+With `fsync=True` the bytes are also forced to the disk before the rename, which keeps
+the file whole through a power cut or an operating-system crash too, at a few
+milliseconds per checkpoint: on small data, a large share of each epoch.
 """
 
 import os
@@ -23,7 +27,11 @@ def _umask() -> int:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """TorchCheckpointIO for local paths, with an atomic write."""
+    """TorchCheckpointIO for local paths, with an atomic write (and optionally an fsync)."""
+
+    def __init__(self, fsync: bool = False) -> None:
+        super().__init__()
+        self.fsync = fsync
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
@@ -38,8 +46,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         try:
             with os.fdopen(handle, "wb") as file:
                 torch.save(checkpoint, file)
-                file.flush()
-                os.fsync(file.fileno())
+                if self.fsync:
+                    file.flush()
+                    os.fsync(file.fileno())
             os.replace(staging, target)
         except BaseException:
             Path(staging).unlink(missing_ok=True)
