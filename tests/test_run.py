@@ -255,3 +255,44 @@ def test_no_callbacks_writes_nothing_outside_the_run_and_a_drawn_seed_is_logged(
     with sqlite3.connect(project / "logs" / "mlflow.db") as db:
         params = dict(db.execute("select key, value from params").fetchall())
     assert params["seed"] == seed
+
+
+FAIL_AT_EPOCH = '''
+from lightning import Callback
+
+
+class FailAtEpoch(Callback):
+    """Raises at the start of epoch `epoch`: a run that fails mid-way."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError("failing on purpose")
+'''
+
+
+def test_background_mlflow_logging_loses_no_metric_when_a_run_ends_or_fails(tmp_path):
+    project = render(tmp_path / "project", task_type="regression", logger="mlflow")
+    run_ok(project, "main.py", "trainer.max_epochs=6", "~callbacks.early_stopping",
+           "print_config=false")  # fmt: skip
+    (project / "fail_at_epoch.py").write_text(FAIL_AT_EPOCH)
+    failed = run(project, "main.py", "trainer.max_epochs=6", "~callbacks.early_stopping",
+                 "+callbacks.fail._target_=fail_at_epoch.FailAtEpoch", "+callbacks.fail.epoch=4",
+                 "print_config=false")  # fmt: skip
+    assert failed.returncode == 1
+    with sqlite3.connect(project / "logs" / "mlflow.db") as db:
+        runs = db.execute("select run_uuid, status from runs order by start_time").fetchall()
+        steps = {
+            status: sorted(
+                step for (step,) in db.execute(
+                    "select step from metrics where run_uuid = ? and key = 'val/loss'", (run_id,)
+                )
+            )
+            for run_id, status in runs
+        }  # fmt: skip
+        tested = db.execute("select count(*) from metrics where key = 'test/mse'").fetchone()
+    assert [status for _, status in runs] == ["FINISHED", "FAILED"]
+    assert len(steps["FINISHED"]) == 6 and tested == (1,)
+    assert len(steps["FAILED"]) == 4, "every epoch before the failure reached the store"
