@@ -43,6 +43,7 @@ except ImportError as err:
     ) from None
 
 SCALARS = (str, int, float, bool, type(None))
+EXAMPLE = '{"rows": [{"column": value, ...}, ...]}'
 
 
 class RequestError(Exception):
@@ -133,19 +134,18 @@ def parse(body: bytes) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise RequestError(
             400,
-            f'the body is not valid JSON ({err}); send {{"rows": [{{"column": value, ...}}]}}.',
+            f"the body is not valid JSON ({err}); send {EXAMPLE}.",
         ) from None
 
 
 def table_of(payload: Any, columns: list[str], max_rows: int) -> pd.DataFrame:
     """The feature columns of the payload's rows as a table, or a RequestError naming the fault."""
-    example = '{"rows": [{"column": value, ...}, ...]}'
     if not isinstance(payload, dict) or "rows" not in payload:
-        raise RequestError(422, f'the JSON has no "rows"; send {example}.')
+        raise RequestError(422, f'the JSON has no "rows"; send {EXAMPLE}.')
     rows = payload["rows"]
     if not isinstance(rows, list):
         kind = type(rows).__name__
-        raise RequestError(422, f'"rows" must be a list, not {kind}; send {example}.')
+        raise RequestError(422, f'"rows" must be a list, not {kind}; send {EXAMPLE}.')
     if len(rows) > max_rows:
         raise RequestError(
             413,
