@@ -384,7 +384,13 @@ def check_rows(predictor: Predictor, data_path: str | None) -> pd.DataFrame:
             f"trained on."
         )
     hparams["path"] = str(path)
-    datamodule = DataModule(**hparams)
+    try:
+        datamodule = DataModule(**hparams)
+    except TypeError as err:
+        raise UserError(
+            f"the checkpoint's data settings do not fit this project's DataModule ({err}); "
+            f"export a checkpoint trained with this version of the project."
+        ) from None
     datamodule.load_state_dict(predictor.checkpoint["DataModule"])
     rows = datamodule.test_rows()[predictor.columns]
     blank = pd.DataFrame([{column: None for column in predictor.columns}])
