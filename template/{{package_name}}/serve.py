@@ -70,14 +70,18 @@ def create_app(predictor: "Predictor", max_rows: int, max_body_bytes: int) -> Fa
             "max_body_bytes": max_body_bytes,
         }
 
-    @app.post("/predict")
-    async def predict(request: Request) -> dict[str, Any]:
-        body = await read_body(request, max_body_bytes)
+    def answer(body: bytes) -> dict[str, Any]:
         rows = table_of(parse(body), predictor.columns, max_rows)
         if rows.empty:
             return {"predictions": []}
-        predictions = await run_in_threadpool(predictor.predict, rows)
-        return {"predictions": records(predictions.add_prefix("predicted_"))}
+        predictions = predictor.predict(rows).add_prefix("predicted_")
+        return {"predictions": records(predictions)}
+
+    @app.post("/predict")
+    async def predict(request: Request) -> dict[str, Any]:
+        body = await read_body(request, max_body_bytes)
+        # Parsing and predicting in a worker thread keep the event loop free for others.
+        return await run_in_threadpool(answer, body)
 
     @app.exception_handler(RequestError)
     def refused(request: Request, err: RequestError) -> JSONResponse:
