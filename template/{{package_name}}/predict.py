@@ -3,13 +3,9 @@
 from pathlib import Path
 
 import pandas as pd
-import torch
 
-from .data.preprocessing import Preprocessor
 from .data.table import read_table
-from .data.target import Target
-from .errors import UserError, older_checkpoint
-from .models.ligmod import LigMod
+from .inference import Predictor
 
 
 def predict(
@@ -22,32 +18,13 @@ def predict(
 ) -> int:
     """Write `input_path`'s rows with prediction columns to `output_path`; return the count.
 
-    The rows are taken as they are: text categories, blanks, categories never seen in
-    training (treated as "unknown") and extra columns (ignored). The checkpoint carries
-    the model config, the weights, the preprocessing and the class labels, so nothing
-    else from training is needed.
+    The rows are taken as they are (see `Predictor`): text categories, blanks, unseen
+    categories and extra columns. The output is the input with `predicted_<column>`
+    columns added.
     """
-    if not Path(ckpt_path).is_file():
-        raise UserError(f"ckpt_path: no file at {Path(ckpt_path).resolve()}.")
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    model = LigMod.from_checkpoint(checkpoint)
-    if "preprocessor" not in checkpoint["DataModule"]:
-        raise older_checkpoint("preprocessing state")
-    preprocessor = Preprocessor(checkpoint["DataModule"]["preprocessor"])
-    target = Target(**checkpoint["DataModule"]["target"])
-
+    predictor = Predictor.load(ckpt_path)
     rows = read_table(Path(input_path), sep, decimal)
-    numbers, categories = preprocessor.transform(rows)
-    with torch.inference_mode():
-        parts = [
-            model.predict_step(batch)
-            for batch in zip(numbers.split(batch_size), categories.split(batch_size), strict=True)
-        ]
-    columns = {name: torch.cat([part[name] for part in parts]).tolist() for name in parts[0]}
-    if "label" in columns:
-        columns["label"] = target.decode(columns["label"])
-
-    predictions = pd.DataFrame(columns).add_prefix("predicted_")
+    predictions = predictor.predict(rows, batch_size).add_prefix("predicted_")
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)
     pd.concat([rows, predictions], axis=1).to_csv(output_path, index=False)
     return len(predictions)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -118,14 +119,7 @@ class DataModule(LightningDataModule):
         hp = self.hparams
         check_choice("data.missing", hp.missing, ("impute", "error"))
         check_choice("data.class_weights", hp.class_weights, (None, "balanced"))
-        frame = self._read()
-        targets = self.target.encode(frame[hp.target])
-        sizes = split_sizes(hp.train_val_test_split, len(frame))
-        strata = targets.numpy() if self.target.stratify else None
-        train, val, test = split_rows(sizes, hp.split_seed, strata)
-        if hp.folds is not None:  # cross-validation: the test split stays as it is
-            rest = np.sort(np.concatenate([train, val]))
-            train, val = fold_rows(rest, hp.folds, hp.fold, hp.split_seed, strata)
+        frame, targets, (train, val, test) = self._split()
         if self.preprocessor is None:  # not restored from a checkpoint
             options = {name: as_list(hp[name]) for name in ("categorical", "numeric", "drop")}
             features = None if hp.features is None else as_list(hp.features)
@@ -176,7 +170,25 @@ class DataModule(LightningDataModule):
             self.data_train = self.data_val = self.data_test = None
             self.setup()
 
+    def test_rows(self) -> pd.DataFrame:
+        """The test split's rows as the table holds them (export.py checks its model on them)."""
+        frame, _, (_, _, test) = self._split()
+        return frame.iloc[np.sort(test)].reset_index(drop=True)
+
     # -- helpers -----------------------------------------------------------------
+
+    def _split(self) -> tuple[pd.DataFrame, torch.Tensor, tuple[np.ndarray, ...]]:
+        """The table, its encoded targets, and the row indices of train, val and test."""
+        hp = self.hparams
+        frame = self._read()
+        targets = self.target.encode(frame[hp.target])
+        sizes = split_sizes(hp.train_val_test_split, len(frame))
+        strata = targets.numpy() if self.target.stratify else None
+        train, val, test = split_rows(sizes, hp.split_seed, strata)
+        if hp.folds is not None:  # cross-validation: the test split stays as it is
+            rest = np.sort(np.concatenate([train, val]))
+            train, val = fold_rows(rest, hp.folds, hp.fold, hp.split_seed, strata)
+        return frame, targets, (train, val, test)
 
     def _resolve_path(self) -> Path:
         path = Path(self.hparams.path)
