@@ -1,12 +1,13 @@
 """Evaluation a practitioner can trust: folds, mean ± std over repeats, baselines, pruning."""
 
 import csv
+import json
 import sqlite3
 
 import pytest
 import yaml
 
-from .conftest import run_ok
+from .conftest import render, run_ok
 
 pytestmark = pytest.mark.slow
 
@@ -24,12 +25,15 @@ def latest_sweep(project):
 
 def test_cross_validation_and_seeds_are_grouped_with_mean_and_std(rendered):
     project = rendered(task_type="multiclass", logger="none")
-    run_ok(project, "main.py", "-m", "experiment=cv", *SHORT)
+    run_ok(project, "main.py", "-m", "data.folds=3", "data.fold=range(3)", *SHORT)
     sweep = latest_sweep(project)
     jobs = read_csv(sweep / "summary.csv")
-    assert sorted(job["data.fold"] for job in jobs) == ["0", "1", "2", "3", "4"]
+    assert sorted(job["data.fold"] for job in jobs) == ["0", "1", "2"]
     (group,) = read_csv(sweep / "summary_grouped.csv")
-    assert group["n"] == "5" and float(group["test/acc std"]) >= 0
+    assert group["n"] == "3" and float(group["test/acc std"]) >= 0
+    assert float(group["test/acc mean"]) == pytest.approx(
+        sum(float(job["test/acc"]) for job in jobs) / 3
+    )
     # The test split is the same for every fold: so is the majority-class baseline.
     assert len({job["baseline/acc"] for job in jobs}) == 1
 
@@ -49,6 +53,63 @@ def test_baseline_is_logged_beside_every_test_metric(rendered):
         keys = {key for (key,) in db.execute("select distinct key from metrics")}
     for metric in ("mse", "mae", "r2"):
         assert f"test/{metric}" in keys and f"baseline/{metric}" in keys
+
+
+def test_search_with_diverging_rates_prunes_and_finishes_beside_another_optuna_plugin(tmp_path):
+    """Learning rates up to 1e3 make some trials diverge or trail: the search prunes at
+    least one, records it as PRUNED and finishes. Another plugin's `hydra/sweeper/optuna`
+    schema (hydra-optuna-sweeper registers one) does not get in the way."""
+    import optuna
+
+    project = render(tmp_path / "project", task_type="binary", logger="none")
+    plugin = project / "hydra_plugins" / "other_optuna"
+    plugin.mkdir()
+    (plugin / "__init__.py").write_text(OTHER_PLUGIN)
+    (project / "config" / "hparams_search" / "wide.yaml").write_text(WIDE_SEARCH)
+    trials = 6
+    run_ok(
+        project, "main.py", "-m", "hparams_search=wide", f"hydra.sweeper.n_trials={trials}",
+        "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=1",
+        "trainer.max_epochs=6", *SHORT[1:],
+    )  # fmt: skip
+    study = optuna.load_study(study_name="train", storage=f"sqlite:///{project}/logs/optuna.db")
+    states = [trial.state for trial in study.trials]
+    assert optuna.trial.TrialState.PRUNED in states
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    assert sum(state in done for state in states) == trials
+
+
+# A user's own search space, on top of the project's: learning rates up to 1e3.
+WIDE_SEARCH = """# @package _global_
+defaults:
+  - optuna
+  - _self_
+
+hydra:
+  sweeper:
+    params:
+      model.optimizer.lr: {type: float, low: 1.0e-4, high: 1000.0, log: true}
+"""
+
+OTHER_PLUGIN = """
+from hydra.core.config_store import ConfigStore
+
+# What hydra-optuna-sweeper registers: a schema named hydra/sweeper/optuna.
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="optuna", node={"_target_": "other.Sweeper", "n_jobs": 2}
+)
+"""
+
+
+def test_two_deterministic_runs_give_equal_metrics(rendered):
+    project = rendered(task_type="regression", logger="none")
+    results = []
+    for _ in range(2):
+        before = set(project.glob("logs/runs/*/metrics.json"))
+        run_ok(project, "main.py", "trainer.deterministic=true", *SHORT)
+        (new,) = set(project.glob("logs/runs/*/metrics.json")) - before
+        results.append(json.loads(new.read_text()))
+    assert results[0] == results[1]
 
 
 def test_search_prunes_trials_and_counts_them_as_optuna_does(rendered):
