@@ -95,7 +95,7 @@ def test_failed_run_is_marked_failed_in_mlflow_and_says_where_its_logs_are(proje
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: Run failed; its log and checkpoints are in "), last
-    assert "Invalid learning rate" in result.stderr, "the cause is shown above it"
+    assert "Invalid learning rate" in result.stdout + result.stderr, "the cause is shown"
     assert "HYDRA_FULL_ERROR" not in result.stderr
     with sqlite3.connect(project / "logs" / "mlflow.db") as db:
         statuses = [status for (status,) in db.execute("select status from runs")]
