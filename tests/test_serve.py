@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,26 @@ def test_server_refuses_bad_requests_then_predicts_as_predict_py(tmp_path):
             predictions = pd.DataFrame(answer.json()["predictions"])
             many = client.post("/predict", json={"rows": [row] * 20})
             assert many.status_code == 200 and len(many.json()["predictions"]) == 20
+
+        # A short concurrent load: 8 clients, 5 requests each, of 1 to 20 rows; every
+        # answer is whole and equals the single-row answer for that row.
+        single = client_answer(url, [row])[0]
+
+        def same(answers: list[dict], count: int) -> bool:
+            return len(answers) == count and all(
+                a["predicted_label"] == single["predicted_label"]
+                and abs(a["predicted_probability"] - single["predicted_probability"]) < 1e-6
+                for a in answers
+            )
+
+        def load(worker: int) -> list[bool]:
+            with httpx.Client(base_url=url, timeout=60) as own:
+                counts = [1 + (worker * 5 + i) % 20 for i in range(5)]
+                return [same(client_answer(url, [row] * n, own), n) for n in counts]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            outcomes = [ok for results in pool.map(load, range(8)) for ok in results]
+        assert len(outcomes) == 40 and all(outcomes)
         # The port is taken now: a second server says so in one line.
         port = url.rsplit(":", 1)[1]
         second = run(project, "serve.py", f"ckpt_path={checkpoint}", f"port={port}")
@@ -201,6 +222,16 @@ def test_server_refuses_bad_requests_then_predicts_as_predict_py(tmp_path):
     np.testing.assert_allclose(
         predictions["predicted_probability"], expected["predicted_probability"], rtol=1e-6
     )
+
+
+def client_answer(url: str, rows: list[dict], client=None) -> list[dict]:
+    """The predictions the server answers for `rows` (asserting a 200)."""
+    import httpx
+
+    own = client or httpx.Client(base_url=url, timeout=60)
+    answer = own.post("/predict", json={"rows": rows})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["predictions"]
 
 
 def test_bad_arguments_of_export_and_serve_fail_with_one_line(rendered):
