@@ -253,6 +253,97 @@ def package_of(project: Path) -> str:
     )
 
 
+def profile_project(project: Path, epochs: int) -> dict[str, float]:
+    """CPU milliseconds per epoch (this thread's time.thread_time, so not MLflow's writer
+    thread) spent in named Lightning and project functions during `train(cfg)` as
+    configured. Times are inclusive: a function's time contains that of what it calls
+    (e.g. the epoch loops contain the steps and the hooks)."""
+    import importlib
+
+    sys.path[:0] = [str(project), str(HERE)]
+    os.chdir(project)
+    package = package_of(project)
+    importlib.import_module("main")
+    importlib.import_module(f"{package}.train")
+    sys.modules[f"{package}.utils.pylogger"].quiet_library_output()
+    ligmod = importlib.import_module(f"{package}.models.ligmod").LigMod
+    last = importlib.import_module(f"{package}.utils.last_checkpoint").LastCheckpoint
+    from lightning.pytorch import LightningModule, Trainer
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+    from lightning.pytorch.loops.evaluation_loop import _EvaluationLoop
+    from lightning.pytorch.loops.optimization.automatic import _AutomaticOptimization
+    from lightning.pytorch.loops.training_epoch_loop import _TrainingEpochLoop
+    from lightning.pytorch.trainer.connectors.logger_connector.logger_connector import (
+        _LoggerConnector,
+    )
+
+    targets = {
+        "Lightning _TrainingEpochLoop.run (training part of the epoch, all inside)": (
+            _TrainingEpochLoop, "run"),
+        "  Lightning _AutomaticOptimization.run (step, backward, optimizer; per batch)": (
+            _AutomaticOptimization, "run"),
+        "    project LigMod.training_step": (ligmod, "training_step"),
+        "Lightning _EvaluationLoop.run (validation, all inside)": (_EvaluationLoop, "run"),
+        "  project LigMod.validation_step": (ligmod, "validation_step"),
+        "project LigMod._log_epoch (metrics + self.log, train and val)": (ligmod, "_log_epoch"),
+        "  Lightning LightningModule.log (every self.log call)": (LightningModule, "log"),
+        "Lightning _LoggerConnector.update_train_epoch_metrics": (
+            _LoggerConnector, "update_train_epoch_metrics"),
+        "Lightning _LoggerConnector.update_eval_epoch_metrics": (
+            _LoggerConnector, "update_eval_epoch_metrics"),
+        "Lightning _LoggerConnector.log_metrics (hands metrics to the logger)": (
+            _LoggerConnector, "log_metrics"),
+        "Lightning Trainer.save_checkpoint (every checkpoint write)": (
+            Trainer, "save_checkpoint"),
+        "Lightning ModelCheckpoint.on_train_epoch_end (best and last)": (
+            ModelCheckpoint, "on_train_epoch_end"),
+        "project LastCheckpoint.on_train_epoch_end": (last, "on_train_epoch_end"),
+        "Lightning EarlyStopping.on_train_epoch_end": (EarlyStopping, "on_train_epoch_end"),
+        "Lightning RichProgressBar.on_train_batch_end": (RichProgressBar, "on_train_batch_end"),
+        "Lightning RichProgressBar.on_train_epoch_start": (
+            RichProgressBar, "on_train_epoch_start"),
+        "Lightning RichProgressBar.on_validation_batch_end": (
+            RichProgressBar, "on_validation_batch_end"),
+        "Lightning RichProgressBar.on_validation_end": (RichProgressBar, "on_validation_end"),
+        "Lightning RichProgressBar.on_train_epoch_end": (RichProgressBar, "on_train_epoch_end"),
+    }  # fmt: skip
+    spent = dict.fromkeys(targets, 0.0)
+    calls = dict.fromkeys(targets, 0)
+    originals = {}
+
+    def timed(name: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.thread_time() - start
+                calls[name] += 1
+
+        return wrapper
+
+    for name, (owner, attribute) in targets.items():
+        function = owner.__dict__.get(attribute)
+        if function is None:  # not defined on this class (e.g. inherited): skip
+            continue
+        originals[(owner, attribute)] = function
+        setattr(owner, attribute, timed(name, function))
+    try:
+        project_epochs(project, 5)  # warm-up
+        for name in spent:
+            spent[name], calls[name] = 0.0, 0
+        cpu_start = time.process_time()
+        project_epochs(project, epochs)
+        total = time.process_time() - cpu_start
+    finally:
+        for (owner, attribute), function in originals.items():
+            setattr(owner, attribute, function)
+    result = {name: 1000 * value / epochs for name, value in spent.items()}
+    result |= {f"{name}: calls per epoch": calls[name] / epochs for name in spent}
+    result["train(cfg) with test=false (setup and fit), process CPU"] = 1000 * total / epochs
+    return result
+
+
 def load_average() -> float:
     """The 1-minute load average (other processes on a shared machine inflate wall times)."""
     return os.getloadavg()[0]
@@ -352,8 +443,19 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=6, help="jobs of the multirun")
     parser.add_argument("--job-epochs", type=int, default=20, help="epochs of each job")
     parser.add_argument("--out", type=Path, help="also write the JSON result here")
+    parser.add_argument(
+        "--profile", action="store_true", help="only: CPU ms per epoch in named functions"
+    )
     args = parser.parse_args()
     project = args.project.resolve()
+    if args.profile:
+        profile = profile_project(project, args.epochs)
+        width = max(map(len, profile))
+        for name, value in profile.items():
+            print(f"{name:<{width}}  {value:7.2f}" + ("" if "calls" in name else " ms"))
+        if args.out:
+            args.out.write_text(json.dumps(profile, indent=2) + "\n")
+        return
     result = epoch_cost(project, args.epochs, args.reps)
     if args.multirun:
         result["multirun"] = multirun_cost(project, args.jobs, args.job_epochs, args.multirun_reps)
