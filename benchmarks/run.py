@@ -14,7 +14,10 @@ Renders a fresh default project with Copier into a temporary folder, then measur
 3. the time of `copier copy --defaults`;
 4. peak memory of a default training run against the hand-written loop;
 5. scale (benchmarks/scale.py): a 1,000,000-row table with blanks and text categories
-   through `pandas.read_csv`, the project's data path and `main.py` to the first step.
+   through `pandas.read_csv`, the project's data path and `main.py` to the first step;
+6. epochs (benchmarks/epoch_cost.py): on the bundled data of each task type, a whole
+   epoch as configured against a hand-written epoch doing the same work, the logger's
+   cost per epoch, and the cost per job of a multirun.
 
 Prints a table and writes benchmarks/results.json (results-quick.json with --quick,
 results-smoke.json with --smoke). `--smoke` only checks that every benchmark still runs:
@@ -65,6 +68,12 @@ class Settings:
     memory_epochs: int = 5
     scale_rows: int = 1_000_000  # benchmarks/scale.py
     scale_reps: int = 3
+    # benchmarks/epoch_cost.py, per task type on the bundled data
+    epoch_epochs: int = 30  # per run; the first 2 are excluded as warm-up
+    epoch_reps: int = 3  # alternated repetitions of each contender
+    multirun_jobs: int = 6
+    multirun_job_epochs: int = 20
+    multirun_reps: int = 2  # alternated pairs of a 1-job and a multirun
     # torch intra-op threads for the in-process throughput runs (0: torch's default).
     # One thread: on a shared 2-core machine, torch's 2-thread default stalls at every
     # parallel op whenever another process holds a core (see docs/performance.md).
@@ -82,6 +91,9 @@ class Settings:
             memory_epochs=1,
             scale_rows=200_000,
             scale_reps=1,
+            epoch_epochs=20,
+            epoch_reps=2,
+            multirun_reps=1,
         )
 
     @classmethod
@@ -99,6 +111,11 @@ class Settings:
             memory_epochs=1,
             scale_rows=20_000,
             scale_reps=1,
+            epoch_epochs=4,
+            epoch_reps=1,
+            multirun_jobs=2,
+            multirun_job_epochs=2,
+            multirun_reps=1,
         )
 
 
@@ -800,7 +817,86 @@ def bench_scale(project: Path, package: str, work: Path, s: Settings, report: Re
         )
 
 
-SECTIONS = ("render", "startup", "memory", "throughput", "scale")
+TASK_TYPES = ("binary", "multiclass", "regression")
+
+
+def bench_epochs(project: Path, work: Path, s: Settings, report: Report) -> None:
+    """benchmarks/epoch_cost.py on the bundled data of each task type, each in its own
+    process (the projects share a package name); the multirun on the default project."""
+    import copier
+
+    results: dict[str, Any] = {}
+    for task in TASK_TYPES:
+        dst = project if task == "binary" else work / f"project-{task}"
+        if task != "binary":
+            copier.run_copy(
+                str(TEMPLATE_ROOT), str(dst), data={"task_type": task}, defaults=True,
+                unsafe=False, vcs_ref="HEAD", quiet=True,
+            )  # fmt: skip
+        out = work / f"epoch-cost-{task}.json"
+        cmd = [
+            PYTHON, str(BENCH_DIR / "epoch_cost.py"), "--project", str(dst),
+            "--epochs", str(s.epoch_epochs), "--reps", str(s.epoch_reps), "--out", str(out),
+        ]  # fmt: skip
+        if task == "binary":
+            cmd += [
+                "--multirun", "--jobs", str(s.multirun_jobs), "--job-epochs",
+                str(s.multirun_job_epochs), "--multirun-reps", str(s.multirun_reps),
+            ]  # fmt: skip
+        log(
+            f"epoch cost, {task}: {s.epoch_reps} alternated reps of {s.epoch_epochs} epochs"
+            + (f"; {s.multirun_jobs}-job multirun against 1 job" if task == "binary" else "")
+        )
+        subprocess.run(cmd, cwd=dst, check=True, capture_output=True, env=clean_env())
+        results[task] = json.loads(out.read_text())
+    report.results["epochs"] = results
+    for task, r in results.items():
+        ms, cpu = r["epoch_ms"], r["epoch_cpu_ms"]
+        load = max(r["load_1min"])
+        report.checks += [
+            Check(
+                f"epoch as configured / hand-written epoch, {task} (wall)",
+                f"{ms['project']:.1f} / {ms['hand']:.1f} ms = {r['ratio_to_hand']:.2f}x "
+                f"(CPU {cpu['project']:.1f} / {cpu['hand']:.1f} ms = "
+                f"{r['cpu_ratio_to_hand']:.2f}x; load <= {load:.1f})",
+                "<= 2.0x",
+                r["ratio_to_hand"] <= 2.0,
+            ),
+            Check(
+                "  Lightning's own (CPU ms): bare loop, + self.log x3, + best/last ckpt",
+                " / ".join(
+                    f"{cpu[name]:.1f}"
+                    for name in (
+                        "lightning loop",
+                        "lightning loop + log",
+                        "lightning loop + log + checkpoints",
+                    )
+                ),
+                "",
+                None,
+            ),
+        ]
+    binary = results["binary"]
+    mr = binary["multirun"]
+    report.checks += [
+        Check(
+            "default logger's cost per epoch, binary (wall)",
+            f"{binary['logger_ms_per_epoch']:.1f} ms (CPU "
+            f"{binary['logger_cpu_ms_per_epoch']:.1f} ms)",
+            "<= 5 ms",
+            binary["logger_ms_per_epoch"] <= 5.0,
+        ),
+        Check(
+            f"multirun: s per extra {s.multirun_job_epochs}-epoch job (wall)",
+            f"{mr['per_extra_job_s']:.2f} s (CPU {mr['per_extra_job_cpu_s']:.2f} s; 1 job "
+            f"{mr['one_job_s']:.1f} s, load <= {max(mr['load_1min']):.1f})",
+            "<= 1.0 s",
+            mr["per_extra_job_s"] <= 1.0,
+        ),
+    ]
+
+
+SECTIONS = ("render", "startup", "memory", "throughput", "scale", "epochs")
 
 
 def main() -> int:
@@ -872,6 +968,7 @@ def main() -> int:
             "memory": lambda: bench_memory(project, package, work, s, report, defaults),
             "throughput": lambda: bench_throughput(project, package, work, s, report),
             "scale": lambda: bench_scale(project, package, work, s, report),
+            "epochs": lambda: bench_epochs(project, work, s, report),
         }
         for name, section in sections.items():
             if name in args.only:

@@ -31,11 +31,11 @@ def run_script(*args: str, timeout: float) -> subprocess.CompletedProcess:
 
 def test_run_smoke_runs_every_section_and_contender(tmp_path: Path):
     out = tmp_path / "results.json"
-    result = run_script(str(BENCH / "run.py"), "--smoke", "--out", str(out), timeout=300)
+    result = run_script(str(BENCH / "run.py"), "--smoke", "--out", str(out), timeout=600)
     assert "Smoke run" in result.stdout
     results = json.loads(out.read_text())
     assert results["settings"]["kind"] == "smoke"
-    assert {"render", "startup", "memory", "throughput", "scale"} <= set(results)
+    assert {"render", "startup", "memory", "throughput", "scale", "epochs"} <= set(results)
     throughput = results["throughput"]["by_batch_size"]
     assert len(throughput) == 2
     for by_batch in throughput.values():
@@ -56,6 +56,18 @@ def test_run_smoke_runs_every_section_and_contender(tmp_path: Path):
         "setup_after_read_le_read",
         "path_peak_le_3x_frame",
     }
+    epochs = results["epochs"]
+    assert set(epochs) == {"binary", "multiclass", "regression"}
+    for by_task in epochs.values():
+        assert by_task["epoch_ms"]["project"] > 0 and by_task["epoch_ms"]["hand"] > 0
+        assert by_task["epoch_cpu_ms"]["lightning loop + log + checkpoints"] > 0
+    assert epochs["binary"]["multirun"]["per_extra_job_s"] is not None
+    names = {c["name"] for c in results["checks"]}
+    assert {
+        "epoch as configured / hand-written epoch, regression (wall)",
+        "default logger's cost per epoch, binary (wall)",
+    } <= names
+    assert any(name.startswith("multirun: s per extra") for name in names)
     verdicts = [c for c in results["checks"] if c["passed"] is not None]
     assert verdicts and all(c["value"] for c in results["checks"])
 

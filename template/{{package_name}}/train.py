@@ -34,6 +34,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """
     check_checkpoint_path(cfg)
     check_task(cfg.model, cfg.data.task)
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(cfg.torch_threads)
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
     checkpoint = None
     if cfg.get("ckpt_path"):
