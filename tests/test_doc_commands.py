@@ -283,8 +283,8 @@ def ordered_pages(pages: dict[str, str]) -> list[str]:
     )
 
 
-# Commands that only check a project: run once per set of answers (whichever interpreter
-# runs them), in the first page that shows them.
+# Commands that only check a project: run once per set of answers, in the first page that
+# shows them.
 CHECKS = ("pytest",)
 
 
@@ -309,7 +309,7 @@ def plan(pages: dict[str, str]) -> dict[str, list[tuple[str, list[list[Command]]
             for command in block:
                 runner = runner_for(command)
                 if runner and runner.name in CHECKS:
-                    check = (page_label(page), re.sub(r"^\S*/(?=python )", "", command.text))
+                    check = (page_label(page), command.text)
                     if check in checked:
                         continue
                     checked.add(check)
