@@ -160,12 +160,7 @@ AS_ABOVE = {
 
 # Broken commands that others are fixing: the test checks they still fail, then runs the
 # fix. Remove an entry when its page changes (the fast test fails on a stale entry).
-KNOWN_ISSUES = {
-    "git commit -am 'Before switching logger'": (
-        "git add -A && git commit -m 'Before switching logger'",
-        "docs/recipes.md: -am leaves new files out, so copier update finds the repository dirty",
-    ),
-}
+KNOWN_ISSUES: dict[str, tuple[str, str]] = {}
 
 
 def runner_for(command: Command) -> Runner | None:
