@@ -11,6 +11,13 @@ import yaml
 from copier import run_copy
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+# A git identity for commits the tests make in temporary repositories.
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
 
 COPIER = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
 

@@ -48,6 +48,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .conftest import GIT_ENV
 from .doc_commands import (
     ROOT,
     Command,
@@ -321,17 +322,10 @@ def group_names() -> list[str]:
 
 # -- Environments, the template repository and projects --------------------------------------
 
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Doc Tester",
-    "GIT_AUTHOR_EMAIL": "doc@example.com",
-    "GIT_COMMITTER_NAME": "Doc Tester",
-    "GIT_COMMITTER_EMAIL": "doc@example.com",
-}
-
 
 def sh(cwd: Path, *args: str) -> str:
     result = subprocess.run(
-        args, cwd=cwd, env={**os.environ, **GIT_IDENTITY}, capture_output=True, text=True
+        args, cwd=cwd, env={**os.environ, **GIT_ENV}, capture_output=True, text=True
     )
     assert result.returncode == 0, f"{args} in {cwd}: {result.stderr}"
     return result.stdout
@@ -859,7 +853,7 @@ def base_env(home: Path, venv: Path) -> dict[str, str]:
         PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR", str(real_home / ".cache/pip")),
         UV_CACHE_DIR=os.environ.get("UV_CACHE_DIR", str(real_home / ".cache/uv")),
         MPLCONFIGDIR=os.environ.get("MPLCONFIGDIR", str(real_home / ".config/matplotlib")),
-        **GIT_IDENTITY,
+        **GIT_ENV,
     )
     return env
 

@@ -14,14 +14,7 @@ import pytest
 import yaml
 from copier import run_copy, run_update
 
-from .conftest import TEMPLATE, run_ok
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
+from .conftest import GIT_ENV, TEMPLATE, run_ok
 
 
 def git(cwd: Path, *args: str) -> str:
