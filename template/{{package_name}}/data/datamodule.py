@@ -210,7 +210,8 @@ class DataModule(LightningDataModule):
                 f"{', '.join(frame.columns)}. Set data.target to one of them."
             )
         if hp.missing == "error":
-            refuse_blanks(frame, path, skip=as_list(hp.drop), keep=hp.features)
+            features = None if hp.features is None else as_list(hp.features)
+            refuse_blanks(frame, path, hp.target, skip=as_list(hp.drop), features=features)
         blank = frame[hp.target].isna()
         if blank.all():
             raise UserError(
@@ -258,9 +259,15 @@ def check_choice(option: str, value: Any, choices: tuple) -> None:
         raise UserError(f"{option} is {value!r}; use one of {shown}.")
 
 
-def refuse_blanks(frame, path: Path, skip: list[str], keep: list[str] | str | None) -> None:
-    """data.missing=error: stop if any column the run could use has a blank cell."""
-    columns = [c for c in frame.columns if c not in skip and (keep is None or c in as_list(keep))]
+def refuse_blanks(
+    frame, path: Path, target: str, skip: list[str], features: list[str] | None
+) -> None:
+    """data.missing=error: stop if the target or any column the run could use has a blank."""
+    columns = [
+        c
+        for c in frame.columns
+        if c == target or (c not in skip and (features is None or c in features))
+    ]
     counts = frame[columns].isna().sum()
     counts = counts[counts > 0]
     if len(counts):
