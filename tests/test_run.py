@@ -59,7 +59,7 @@ def test_variant_trains_tests_and_logs(tmp_path, answers):
     project = render(tmp_path / "project", **answers)
     result = run_ok(project, "main.py", "debug=limit", "print_config=false")
     metric = "test/mse" if answers["task_type"] == "regression" else "test/acc"
-    assert metric in result.stdout
+    assert f"│ {metric.removeprefix('test/')} " in result.stdout, "the run summary shows it"
     assert_logged(project, answers["logger"], metric)
 
     import torch

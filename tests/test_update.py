@@ -226,7 +226,7 @@ def test_changing_an_answer_leaves_a_consistent_project(
         ]
         assert not mentions, f"files still mention {old_name}: {mentions}"
     result = run_ok(project, "main.py", "debug=fdr", "print_config=false")
-    assert "test/loss" in result.stdout
+    assert "Run summary" in result.stdout
 
 
 def releases() -> list[str]:

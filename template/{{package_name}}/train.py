@@ -79,7 +79,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update(trainer.callback_metrics)
         ckpt_path = best_checkpoint(trainer)
     if cfg.get("test"):
-        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        # verbose=False: the run summary below prints the test metrics, with the baseline.
+        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)
         metrics.update(trainer.callback_metrics)
     metrics = {name: float(value) for name, value in metrics.items()}
     if trainer.is_global_zero:
