@@ -4,9 +4,9 @@ every job's config before the first job runs."""
 from pathlib import Path
 
 import pytest
+from hydra._internal.callbacks import Callbacks
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.utils import create_config_search_path
-from hydra._internal.callbacks import Callbacks
 from hydra.core.plugins import Plugins
 from hydra.errors import ConfigCompositionException
 from hydra.types import HydraContext, RunMode
