@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from .conftest import LOGGERS, SIZES, TASKS, VARIANTS, computed, variant_id
+from .conftest import LOGGERS, SIZES, TASKS, TRAINED_VARIANTS, VARIANTS, computed, variant_id
 
 JINJA = re.compile(r"\{\{|\}\}|\{%|%\}|\{#")
 LOGGER_PACKAGES = {"mlflow": "mlflow", "tensorboard": "tensorboard", "wandb": "wandb"}
@@ -71,6 +71,11 @@ def test_variants_cover_every_choice():
     assert {a["logger"] for a in VARIANTS} == set(LOGGERS) and "mlflow" in LOGGERS
     assert {a["net_size"] for a in VARIANTS} == set(SIZES) and "small" in SIZES
     assert len({(a["task_type"], a["logger"]) for a in VARIANTS}) == len(TASKS) * len(LOGGERS)
+    # The trained variants: every logger, every task with the default logger and another.
+    assert {a["logger"] for a in TRAINED_VARIANTS} == set(LOGGERS)
+    assert {a["net_size"] for a in TRAINED_VARIANTS} == set(SIZES)
+    assert {a["task_type"] for a in TRAINED_VARIANTS if a["logger"] == LOGGERS[0]} == set(TASKS)
+    assert {a["task_type"] for a in TRAINED_VARIANTS if a["logger"] != LOGGERS[0]} == set(TASKS)
 
 
 @pytest.mark.parametrize("task", TASKS)

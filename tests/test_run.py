@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import TASKS, VARIANTS, render, run, run_ok, variant_id
+from .conftest import TASKS, TRAINED_VARIANTS, render, run, run_ok, variant_id
 from .tables import TARGETS, write_messy_table
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def assert_logged(project: Path, logger: str, metric: str) -> None:
     )
 
 
-@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+@pytest.mark.parametrize("answers", TRAINED_VARIANTS, ids=variant_id)
 def test_variant_trains_tests_and_logs(tmp_path, answers):
     project = render(tmp_path / "project", **answers)
     result = run_ok(project, "main.py", "debug=limit", "print_config=false")
