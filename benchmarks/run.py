@@ -312,6 +312,13 @@ def bench_startup(project: Path, work: Path, s: Settings, report: Report) -> Non
         # The same import, ended with os._exit like the first-step probe: the like-for-like
         # floor for the time to the first step.
         "import_lightning_only": [PYTHON, "-c", "import lightning, os; os._exit(0)"],
+        # The same plus what the default logger imports before training: mlflow and its
+        # SQL store (the store's module pulls in SQLAlchemy and Alembic).
+        "import_lightning_mlflow": [
+            PYTHON,
+            "-c",
+            "import lightning, mlflow, mlflow.store.tracking.sqlalchemy_store, os; os._exit(0)",
+        ],
         "help": [PYTHON, "main.py", "--help"],
         "cfg_job": [PYTHON, "main.py", "--cfg", "job"],
     }
@@ -362,6 +369,14 @@ def bench_startup(project: Path, work: Path, s: Settings, report: Report) -> Non
         Check(
             "floor: same import, ended by os._exit like the probe",
             f"{floor:.2f} s (CPU {cpu_med['import_lightning_only']:.2f} s)",
+            "",
+            None,
+        ),
+        Check(
+            "  floor + importing mlflow and its SQL store (what MLflow adds before any work)",
+            f"{med['import_lightning_mlflow']:.2f} s (+ "
+            f"{med['import_lightning_mlflow'] - floor:.2f} s; CPU + "
+            f"{cpu_med['import_lightning_mlflow'] - cpu_med['import_lightning_only']:.2f} s)",
             "",
             None,
         ),

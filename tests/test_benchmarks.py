@@ -43,9 +43,14 @@ def test_run_smoke_runs_every_section_and_contender(tmp_path: Path):
         for runs in by_batch["per_rep"].values():
             assert len(runs["sps"]) == 1 and runs["sps"][0] > 0
     startup = results["startup"]["median_wall"]
-    assert {"import_lightning", "help", "cfg_job", "first_step", "first_step_csv_logger"} <= set(
-        startup
-    )
+    assert {
+        "import_lightning",
+        "import_lightning_mlflow",
+        "help",
+        "cfg_job",
+        "first_step",
+        "first_step_csv_logger",
+    } <= set(startup)
     scale = results["scale"]
     assert scale["rows"] == 20_000 and scale["numeric_width"] > 0 and scale["category_sizes"]
     assert {"read_csv", "project_roles", "project_fit", "project_transform", "first_step"} <= set(
