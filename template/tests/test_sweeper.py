@@ -43,9 +43,10 @@ def test_every_combination_composed_once(tmp_path):
     jobs, loader = sweep(tmp_path, "seed=1,2", "model.optimizer.lr=0.1,0.2")
     assert sorted(jobs) == [(1, 0.1), (1, 0.2), (2, 0.1), (2, 0.2)]
     assert loader.composed == 4  # Hydra's basic sweeper composes each job twice
+    assert len(list(tmp_path.glob("[0-9]*"))) == 4, "each job has its folder"
 
 
 def test_a_bad_value_stops_the_sweep_before_any_job(tmp_path):
     with pytest.raises(ConfigCompositionException, match="nonexistent"):
-        jobs, _ = sweep(tmp_path, "seed=1,2", "data=data,nonexistent")
+        sweep(tmp_path, "seed=1,2", "data=data,nonexistent")
     assert not list(tmp_path.glob("[0-9]*")), "no job ran"
