@@ -1,6 +1,7 @@
 """The grid sweeper runs every combination, composes each job's config once, and checks
 every job's config before the first job runs."""
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ class CountingLoader(ConfigLoaderImpl):
         return super().load_sweep_config(master_config, sweep_overrides)
 
 
-def sweep(tmp_path: Path, *arguments: str) -> tuple[list[tuple], CountingLoader]:
+def sweep(tmp_path: Path, *arguments: str) -> tuple[list[tuple], CountingLoader, object]:
     """Run a multirun's sweep in this process; the jobs only record their values."""
     loader = CountingLoader(config_search_path=create_config_search_path(str(CONFIG_DIR)))
     overrides = [f"hydra.sweep.dir={tmp_path}", "hydra.job.chdir=false"]
@@ -36,14 +37,25 @@ def sweep(tmp_path: Path, *arguments: str) -> tuple[list[tuple], CountingLoader]
         task_function=lambda cfg: jobs.append((cfg.seed, cfg.model.optimizer.lr)),
     )
     sweeper.sweep(list(arguments))
-    return jobs, loader
+    return jobs, loader, sweeper
 
 
 def test_every_combination_composed_once(tmp_path):
-    jobs, loader = sweep(tmp_path, "seed=1,2", "model.optimizer.lr=0.1,0.2")
+    jobs, loader, _ = sweep(tmp_path, "seed=1,2", "model.optimizer.lr=0.1,0.2")
     assert sorted(jobs) == [(1, 0.1), (1, 0.2), (2, 0.1), (2, 0.2)]
     assert loader.composed == 4  # Hydra's basic sweeper composes each job twice
     assert len(list(tmp_path.glob("[0-9]*"))) == 4, "each job has its folder"
+
+
+def test_batches_and_repeated_jobs_are_composed_once(tmp_path):
+    jobs, loader, sweeper = sweep(tmp_path, "seed=1,1,2", "hydra.sweeper.max_batch_size=2")
+    assert sorted(jobs) == [(1, 0.001), (1, 0.001), (2, 0.001)]
+    assert loader.composed == 3
+    # Jobs in other processes (submitit) get the loader without the kept configs.
+    sweeper.validate_batch_is_legal([["seed=3"], ["seed=4"]])
+    assert len(sweeper.configs.ready) == 2
+    sent = pickle.loads(pickle.dumps(sweeper.configs))
+    assert not sent.ready and isinstance(sent.loader, CountingLoader)
 
 
 def test_a_bad_value_stops_the_sweep_before_any_job(tmp_path):

@@ -1,12 +1,15 @@
 """Hydra's basic sweeper (every combination of the swept values), composing each job once.
 
-Before launching, the basic sweeper composes every job's config to check that all of
-them can be built: a bad value in the last job stops the multirun before the first job
-trains. The launcher then composes each config again. Composing reads and merges the
-whole config tree: on the bundled data a 20-epoch job took 0.9 s with the basic sweeper
-and takes 0.7 s with this one, which keeps what the check composed and hands it to the
-launcher, so each job is composed once and the check stays. `hydra/sweeper=basic`
-selects Hydra's own.
+Before launching a batch of jobs (all of them, unless `max_batch_size` is set), the
+basic sweeper composes every job's config to check that all of them can be built: a bad
+value in the last job stops the multirun before the first job trains. The launcher then
+composes each config again, reading and merging the whole config tree. This sweeper keeps
+what the check composed and hands it to the launcher, so each job is composed once and
+the check stays: on the bundled data each extra job of a 20-epoch multirun costs 0.7 s
+instead of 0.9 s. `hydra/sweeper=basic` selects Hydra's own.
+
+Launchers that run jobs in other processes (submitit, for SLURM) compose each job's
+config where it runs; the kept configs are then not used, and are not sent to the jobs.
 """
 
 from collections import defaultdict
@@ -17,6 +20,9 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
+# Configs kept per batch, at about 0.2 MiB each; a larger batch composes the rest twice.
+KEPT_AT_MOST = 100
+
 
 class ComposedConfigs:
     """A config loader that returns configs composed in advance, then composes as usual."""
@@ -25,9 +31,13 @@ class ComposedConfigs:
         self.loader = loader
         self.ready: dict[tuple[str, ...], list[DictConfig]] = defaultdict(list)
 
-    def compose_ahead(self, master_config: DictConfig, overrides: Sequence[str]) -> None:
-        config = self.loader.load_sweep_config(master_config, list(overrides))
-        self.ready[tuple(overrides)].append(config)
+    def compose_batch(self, master_config: DictConfig, batch: Sequence[Sequence[str]]) -> None:
+        """Compose every job's config (raising Hydra's error for a bad one); keep some."""
+        self.ready.clear()
+        for number, overrides in enumerate(batch):
+            config = self.loader.load_sweep_config(master_config, list(overrides))
+            if number < KEPT_AT_MOST:
+                self.ready[tuple(overrides)].append(config)
 
     def load_sweep_config(
         self, master_config: DictConfig, sweep_overrides: list[str]
@@ -36,6 +46,10 @@ class ComposedConfigs:
         if ready:
             return ready.pop()  # each composed config is used by one job only
         return self.loader.load_sweep_config(master_config, sweep_overrides)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Jobs in other processes compose their own config: send them the loader only.
+        return {"loader": self.loader, "ready": defaultdict(list)}
 
     def __getattr__(self, name: str) -> Any:
         if name in ("loader", "ready"):  # not set yet, e.g. while unpickling
@@ -57,5 +71,4 @@ class GridSweeper(BasicSweeper):
         )
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
-        for overrides in batch:
-            self.configs.compose_ahead(self.config, overrides)
+        self.configs.compose_batch(self.config, batch)
