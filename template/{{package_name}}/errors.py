@@ -4,9 +4,19 @@ main.py prints only the message of these (no traceback): the message names the
 file, column or value at fault and says what to change.
 """
 
+from pathlib import Path
+
 
 class UserError(Exception):
     """A bad input (data file, config value) found before any training starts."""
+
+
+def checkpoint_file(ckpt_path: str) -> Path:
+    """`ckpt_path` as a Path, or the UserError for a missing file."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise UserError(f"ckpt_path: no file at {path.resolve()}.")
+    return path
 
 
 def older_checkpoint(what: str) -> UserError:

@@ -5,15 +5,13 @@ call `Predictor.predict`, so a CSV file, an HTTP request and the ONNX model's ch
 the same preprocessing (data/preprocessing.py) and the same prediction head.
 """
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
 
-from .data.preprocessing import Preprocessor
-from .data.target import Target
-from .errors import UserError, older_checkpoint
+from .data.datamodule import data_state
+from .errors import UserError, checkpoint_file
 from .models.ligmod import LigMod
 
 
@@ -30,17 +28,12 @@ class Predictor:
         self.checkpoint = checkpoint
         self.path = path
         self.model = LigMod.from_checkpoint(checkpoint)
-        if "preprocessor" not in checkpoint["DataModule"]:
-            raise older_checkpoint("preprocessing state")
-        self.preprocessor = Preprocessor(checkpoint["DataModule"]["preprocessor"])
-        self.target = Target(**checkpoint["DataModule"]["target"])
+        self.preprocessor, self.target = data_state(checkpoint["DataModule"])
 
     @classmethod
     def load(cls, ckpt_path: str) -> "Predictor":
         """The checkpoint at `ckpt_path`, or a UserError saying why it cannot be used."""
-        path = Path(ckpt_path)
-        if not path.is_file():
-            raise UserError(f"ckpt_path: no file at {path.resolve()}.")
+        path = checkpoint_file(ckpt_path)
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
             return cls(checkpoint, str(path))

@@ -11,7 +11,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .data.roles import print_columns, save_columns
-from .errors import UserError
+from .errors import UserError, checkpoint_file
 from .models.build import build_model, check_task
 from .utils import (
     RankedLogger,
@@ -121,8 +121,8 @@ def check_checkpoint_path(cfg: DictConfig) -> None:
     ckpt_path = cfg.get("ckpt_path")
     if not cfg.get("train") and not ckpt_path:
         raise UserError("train=false only tests a checkpoint: add ckpt_path=<path to .ckpt>.")
-    if ckpt_path and not Path(ckpt_path).is_file():
-        raise UserError(f"ckpt_path: no file at {Path(ckpt_path).resolve()}.")
+    if ckpt_path:
+        checkpoint_file(ckpt_path)
 
 
 def best_checkpoint(trainer: L.Trainer) -> str | None:

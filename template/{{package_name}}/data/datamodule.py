@@ -67,6 +67,13 @@ def keep_batch(batch: Batch) -> Batch:
     return batch
 
 
+def data_state(state_dict: dict[str, Any]) -> tuple[Preprocessor, Target]:
+    """The preprocessing and target of a checkpoint's DataModule state (`state_dict()`)."""
+    if "preprocessor" not in state_dict:
+        raise older_checkpoint("preprocessing state")
+    return Preprocessor(state_dict["preprocessor"]), Target(**state_dict["target"])
+
+
 class DataModule(LightningDataModule):
     """A table split into train/val/test, with preprocessing fitted on the train split.
 
@@ -160,12 +167,9 @@ class DataModule(LightningDataModule):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Adopt a checkpoint's preprocessing and classes, redoing data already loaded."""
-        if "preprocessor" not in state_dict:
-            raise older_checkpoint("preprocessing state")
         if self.data_train is not None and state_dict == self.state_dict():
             return  # e.g. testing this run's best checkpoint: the data is ready
-        self.preprocessor = Preprocessor(state_dict["preprocessor"])
-        self.target = Target(**state_dict["target"])
+        self.preprocessor, self.target = data_state(state_dict)
         if self.data_train is not None:
             self.data_train = self.data_val = self.data_test = None
             self.setup()
