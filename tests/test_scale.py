@@ -34,6 +34,22 @@ def test_submitit_local_runs_each_job_and_writes_the_summary(project):
     assert {row.split(",")[1] for row in summary[1:]} == {"0.001", "0.0001"}
 
 
+def test_parallel_jobs_create_a_new_mlflow_store_together(tmp_path):
+    """The local launcher starts both jobs at once; each would create the new store's
+    tables and the experiment, and one failed on the other's tables before the lock."""
+    project = render(tmp_path / "project", logger="mlflow")
+    run_ok(
+        project, "main.py", "-m", "hydra/launcher=local", "seed=1,2", "debug=limit",
+        "print_config=false",
+    )  # fmt: skip
+    with sqlite3.connect(project / "logs" / "mlflow.db") as db:
+        runs = db.execute(
+            "SELECT runs.status FROM runs JOIN experiments USING (experiment_id) "
+            "WHERE experiments.name = 'my_project'"
+        ).fetchall()
+    assert runs == [("FINISHED",), ("FINISHED",)]
+
+
 def test_optuna_search_reports_and_resumes_its_study(project):
     search = ["main.py", "-m", "hparams_search=optuna", "debug=fdr", "print_config=false"]
     first = run_ok(project, *search, "hydra.sweeper.n_trials=2")
