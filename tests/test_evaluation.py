@@ -14,6 +14,15 @@ pytestmark = pytest.mark.slow
 SHORT = ["trainer.max_epochs=3", "print_config=false", "callbacks.rich_progress_bar=null"]
 
 
+def mlflow_runs(project) -> dict[str, str]:
+    """Run id -> status of every run in the project's MLflow store (none yet: {})."""
+    store = project / "logs" / "mlflow.db"
+    if not store.exists():
+        return {}
+    with sqlite3.connect(store) as db:
+        return dict(db.execute("select run_uuid, status from runs").fetchall())
+
+
 def read_csv(path) -> list[dict[str, str]]:
     with path.open() as file:
         return list(csv.DictReader(file))
@@ -115,8 +124,9 @@ def test_two_deterministic_runs_give_equal_metrics(rendered):
 def test_search_prunes_trials_and_counts_them_as_optuna_does(rendered):
     import optuna
 
-    project = rendered(task_type="binary", logger="none")
+    project = rendered(task_type="binary", logger="mlflow")
     trials = 5
+    before = mlflow_runs(project)
     run_ok(
         project, "main.py", "-m", "hparams_search=optuna", f"hydra.sweeper.n_trials={trials}",
         # Prune any trial worse than nearly all earlier ones, from the second trial and epoch.
@@ -135,3 +145,6 @@ def test_search_prunes_trials_and_counts_them_as_optuna_does(rendered):
     assert statuses.count("pruned") == pruned
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert results["pruned_trials"] == pruned
+    # In MLflow a pruned trial's run is KILLED (stopped on purpose), not FAILED.
+    runs = [status for run, status in mlflow_runs(project).items() if run not in before]
+    assert sorted(runs) == sorted(["KILLED"] * pruned + ["FINISHED"] * (trials - pruned))

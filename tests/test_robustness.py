@@ -113,11 +113,12 @@ def test_runs_started_together_get_different_folders(project):
 
 @pytest.mark.parametrize(
     ("stop", "status"),
-    [(signal.SIGINT, "FAILED"), (signal.SIGTERM, "FAILED"), (signal.SIGKILL, "RUNNING")],
+    [(signal.SIGINT, "KILLED"), (signal.SIGTERM, "FAILED"), (signal.SIGKILL, "RUNNING")],
     ids=["ctrl-c", "sigterm", "kill"],
 )
 def test_interrupted_run_resumes_from_an_intact_last_checkpoint(tmp_path, stop, status):
-    """Ctrl-C and SIGTERM close the MLflow run as failed; a kill cannot. Either way
+    """Ctrl-C closes the MLflow run as killed (stopped on purpose) and SIGTERM as failed;
+    a kill cannot close it. Either way
     last.ckpt is complete and the run continues from it, in the same MLflow run."""
     import torch
 
